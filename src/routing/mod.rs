@@ -1,0 +1,80 @@
+//! The compiled routing table (SPEC.md section 3): host index -> path trie -> target, the four
+//! Function Compute access modes, rewrites and the checks of section 3.5. Pure and synchronous:
+//! no sockets, no async. Built once per config, immutable, held in an `ArcSwap` and swapped whole.
+//!
+//! The data plane calls exactly one thing: [`RouteTable::resolve`].
+
+mod table;
+
+pub use table::RouteTable;
+
+use std::borrow::Cow;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use crate::config::{MethodSet, ProxyPath};
+use crate::errors::FcError;
+
+/// How a request reached its function (SPEC.md section 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Proxy,
+    Header,
+    Subdomain,
+    Domain,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Proxy => "proxy",
+            Mode::Header => "header",
+            Mode::Subdomain => "subdomain",
+            Mode::Domain => "domain",
+        }
+    }
+}
+
+/// One instance of a function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Instance {
+    /// `builtin:echo`, answered inside the router.
+    Echo,
+    Tcp(SocketAddr),
+}
+
+/// One `[[function]]` entry, compiled. Shared (`Arc`) so that a request in flight keeps it
+/// alive across a reload.
+#[derive(Debug)]
+pub struct FunctionEntry {
+    pub account: Box<str>,
+    pub service: Box<str>,
+    pub name: Box<str>,
+    pub qualifier: Box<str>,
+    pub instances: Box<[Instance]>,
+    /// The `host:port` / `builtin:echo` texts as written in the config (for `explain`).
+    pub instance_texts: Box<[Box<str>]>,
+    pub methods: MethodSet,
+    pub disable_url_internet: bool,
+    pub proxy_path: ProxyPath,
+}
+
+/// A routed request: where it goes and what the instance receives.
+#[derive(Debug)]
+pub struct Routed<'a> {
+    pub mode: Mode,
+    pub function: &'a Arc<FunctionEntry>,
+    /// The request-target the instance receives (path and query): borrowed from the input
+    /// when unchanged, owned only when a rewrite or `proxy_path = "strip"` changed it.
+    pub target: Cow<'a, [u8]>,
+    /// `x-fc-base-path` (proxy mode only): `/<api_version>/proxy/<service segment>/<function>/`.
+    pub base_path: Option<Cow<'a, [u8]>>,
+}
+
+/// What `resolve` decided.
+#[derive(Debug)]
+pub enum Decision<'a> {
+    Routed(Routed<'a>),
+    /// Answered by fcgate: 400 InvalidArgument, 403, 404 or 405 (with `allow` set).
+    Answer(FcError),
+}
