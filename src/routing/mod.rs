@@ -78,3 +78,40 @@ pub enum Decision<'a> {
     /// Answered by fcgate: 400 InvalidArgument, 403, 404 or 405 (with `allow` set).
     Answer(FcError),
 }
+
+/// Read access to a request's header fields, by case-insensitive name. Routing needs only
+/// `x-fc-invocation-target`; the data plane implements this over its parsed head.
+pub trait HeaderLookup {
+    /// The value of the field `name` (ASCII lowercase) if it appears exactly once.
+    fn get(&self, name: &str) -> Option<&[u8]>;
+}
+
+impl HeaderLookup for [httparse::Header<'_>] {
+    fn get(&self, name: &str) -> Option<&[u8]> {
+        let mut found = None;
+        for h in self {
+            if h.name.eq_ignore_ascii_case(name) {
+                if found.is_some() {
+                    return None;
+                }
+                found = Some(h.value);
+            }
+        }
+        found
+    }
+}
+
+impl HeaderLookup for [(&str, &[u8])] {
+    fn get(&self, name: &str) -> Option<&[u8]> {
+        let mut found = None;
+        for (n, v) in self {
+            if n.eq_ignore_ascii_case(name) {
+                if found.is_some() {
+                    return None;
+                }
+                found = Some(*v);
+            }
+        }
+        found
+    }
+}

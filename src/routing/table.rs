@@ -2,7 +2,7 @@
 
 use crate::config::Config;
 
-use super::Decision;
+use super::{Decision, HeaderLookup};
 
 /// The compiled, immutable routing table.
 #[derive(Debug)]
@@ -23,7 +23,7 @@ impl RouteTable {
         method: &[u8],
         host: Option<&[u8]>,
         target: &'a [u8],
-        headers: &[httparse::Header<'a>],
+        headers: &(impl HeaderLookup + ?Sized),
     ) -> Decision<'a> {
         let _ = (method, host, target, headers);
         unimplemented!("routing::RouteTable::resolve")
