@@ -46,7 +46,7 @@ impl ErrorCode {
             ErrorCode::RequestTimeout => "RequestTimeout",
             ErrorCode::EntityTooLarge => "EntityTooLarge",
             ErrorCode::ExpectationFailed => "ExpectationFailed",
-            ErrorCode::VersionNotSupported => "VersionNotSupported",
+            ErrorCode::VersionNotSupported => "HTTPVersionNotSupported",
             ErrorCode::NotImplemented => "NotImplemented",
             ErrorCode::FunctionNotReachable => "FunctionNotReachable",
             ErrorCode::BadResponse => "BadResponse",

@@ -5,3 +5,7 @@ pub mod config;
 pub mod errors;
 pub mod http;
 pub mod routing;
+pub mod proxy;
+pub mod state;
+pub mod upstream;
+pub mod runtime;

@@ -1,0 +1,202 @@
+//! `builtin:echo` (SPEC.md section 2): answered inside the worker, without a socket, with
+//! exactly what a function instance would have received; and the two-way tunnel a
+//! `101 Switching Protocols` turns a connection into.
+
+use std::io::Write;
+use std::rc::Rc;
+use std::time::Duration;
+
+use monoio::buf::{IoBuf, IoBufMut};
+use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
+use monoio::net::TcpStream;
+
+use crate::http::{BodyKind, ChunkedDecoder};
+use crate::state::Generation;
+
+use super::forward::{Request, build_request_head};
+use super::{Conn, Next, Worker, answer, error};
+
+pub async fn serve(conn: &mut Conn, w: &Rc<Worker>, generation: &Generation, req: Request) -> Next {
+    // The head an instance would get.
+    let mut hv = std::mem::take(&mut conn.hv);
+    hv.reset(std::mem::take(&mut conn.buf));
+    let head_len = req.head.head_len;
+    build_request_head(&mut hv, &req, conn.peer, head_len..head_len);
+    let mut forwarded = Vec::with_capacity(hv.len());
+    hv.concat_into(&mut forwarded);
+    conn.buf = std::mem::take(&mut hv.recv);
+    conn.hv = hv;
+    conn.pos = head_len;
+
+    // Read (and count) the body, as an instance would.
+    let timeout = Duration::from_millis(generation.config.server.header_timeout_ms);
+    let body_bytes = match req.head.body {
+        BodyKind::None => 0,
+        BodyKind::Length(n) => match discard_length(conn, w, n, timeout).await {
+            Ok(()) => n,
+            Err(e) => return fail(conn, &req, e).await,
+        },
+        BodyKind::Chunked => {
+            match count_chunked(conn, w, generation.config.server.max_body_bytes, timeout).await {
+                Ok(n) => n,
+                Err(e) => return fail(conn, &req, e).await,
+            }
+        }
+    };
+
+    let body = echo_json(&forwarded, body_bytes);
+    let close = !req.head.keep_alive || w.shared.is_draining();
+    let mut out = Vec::with_capacity(body.len() + 192);
+    let _ = write!(
+        out,
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-fc-request-id: {}\r\ncontent-length: {}\r\n",
+        req.id.as_str(),
+        body.len()
+    );
+    if close {
+        out.extend_from_slice(b"connection: close\r\n");
+    } else if req.head.version == crate::http::Version::Http10 {
+        out.extend_from_slice(b"connection: keep-alive\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    if !req.is_head {
+        out.extend_from_slice(body.as_bytes());
+    }
+    let (res, _) = conn.write_all(out).await;
+    if res.is_err() || close { Next::Close } else { Next::KeepAlive }
+}
+
+async fn fail(conn: &mut Conn, req: &Request, e: Option<crate::errors::FcError>) -> Next {
+    if let Some(e) = e {
+        answer(conn, &e, &req.id, req.is_head, true).await;
+    }
+    Next::Close
+}
+
+/// `{"method":M,"target":T,"headers":[[name,value],...],"body_bytes":N}` from a forwarded head.
+fn echo_json(forwarded: &[u8], body_bytes: u64) -> String {
+    let mut fields = [httparse::EMPTY_HEADER; 160];
+    let mut parsed = httparse::Request::new(&mut fields);
+    let _ = parsed.parse(forwarded);
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let headers: Vec<[String; 2]> =
+        parsed.headers.iter().map(|h| [h.name.to_string(), text(h.value)]).collect();
+    serde_json::json!({
+        "method": parsed.method.unwrap_or(""),
+        "target": parsed.path.unwrap_or(""),
+        "headers": headers,
+        "body_bytes": body_bytes,
+    })
+    .to_string()
+}
+
+async fn discard_length(conn: &mut Conn, w: &Worker, n: u64, timeout: Duration) -> Result<(), Option<crate::errors::FcError>> {
+    let now = (conn.buf.len() - conn.pos) as u64;
+    let take = now.min(n);
+    conn.pos += take as usize;
+    let mut rest = n - take;
+    let mut sb = w.take_buf();
+    while rest > 0 {
+        let want = (sb.capacity() as u64).min(rest) as usize;
+        sb.clear();
+        match monoio::time::timeout(timeout, conn.stream.read(sb.slice_mut(0..want))).await {
+            Err(_) => return Err(Some(error::timeout())),
+            Ok((Ok(0), _)) | Ok((Err(_), _)) => return Err(None),
+            Ok((Ok(k), s)) => {
+                sb = s.into_inner();
+                rest -= k as u64;
+            }
+        }
+    }
+    w.give_buf(sb);
+    Ok(())
+}
+
+async fn count_chunked(conn: &mut Conn, w: &Worker, max: u64, timeout: Duration) -> Result<u64, Option<crate::errors::FcError>> {
+    let mut dec = ChunkedDecoder::new();
+    let mut total = 0u64;
+    loop {
+        let step = dec.step(&conn.buf[conn.pos..]).map_err(|crate::http::ChunkError::Malformed(why)| Some(error::bad_body(why)))?;
+        total += step.data.len() as u64;
+        conn.pos += step.consumed;
+        if total > max {
+            return Err(Some(error::too_large()));
+        }
+        if step.done {
+            return Ok(total);
+        }
+        if conn.pos == conn.buf.len() {
+            conn.buf.clear();
+            conn.pos = 0;
+            if conn.buf.capacity() < super::STREAM_BUF {
+                let old = std::mem::replace(&mut conn.buf, w.take_buf());
+                w.give_buf(old);
+            }
+            match monoio::time::timeout(timeout, conn.fill(super::STREAM_BUF)).await {
+                Err(_) => {
+                    conn.buf = Vec::new();
+                    return Err(Some(error::timeout()));
+                }
+                Ok(Ok(0)) | Ok(Err(_)) => return Err(None),
+                Ok(Ok(_)) => {}
+            }
+        }
+    }
+}
+
+/// After a `101 Switching Protocols`: bytes flow both ways until both sides are done.
+/// `rb[head_len..]` came from the instance after its head; `conn.buf[conn.pos..]` came from
+/// the client after its request head.
+pub async fn tunnel(conn: &mut Conn, mut up: TcpStream, rb: Vec<u8>, head_len: usize) {
+    if rb.len() > head_len {
+        let (res, _) = conn.stream.write_all(rb.slice(head_len..)).await;
+        if res.is_err() {
+            return;
+        }
+    }
+    if conn.buf.len() > conn.pos {
+        let early = conn.buf[conn.pos..].to_vec();
+        let (res, _) = up.write_all(early).await;
+        if res.is_err() {
+            return;
+        }
+    }
+    conn.buf.clear();
+    conn.pos = 0;
+    // Both directions at once: a second descriptor for each socket (dup), one used only for
+    // reading and the other only for writing.
+    let (Ok(mut client_w), Ok(mut up_w)) = (dup_stream(&conn.stream), dup_stream(&up)) else {
+        return;
+    };
+    monoio::join!(pipe(&mut conn.stream, &mut up_w), pipe(&mut up, &mut client_w));
+}
+
+fn dup_stream(s: &TcpStream) -> std::io::Result<TcpStream> {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    // SAFETY: dup of a descriptor we own; the new one is owned by the std stream.
+    let fd = unsafe { libc::fcntl(s.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let std_stream = unsafe { std::net::TcpStream::from_raw_fd(fd) };
+    TcpStream::from_std(std_stream)
+}
+
+async fn pipe(from: &mut TcpStream, to: &mut TcpStream) {
+    let mut buf = Vec::with_capacity(16 * 1024);
+    loop {
+        buf.clear();
+        let (res, b) = from.read(buf).await;
+        buf = b;
+        match res {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        let (res, b) = to.write_all(buf).await;
+        buf = b;
+        if res.is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown().await;
+}

@@ -1,0 +1,673 @@
+//! Forwarding one routed request to a function instance and streaming the answer back.
+//!
+//! Order of events: pick an instance (p2c) -> take a pooled connection or connect -> write the
+//! rewritten head (one vectored write, with whatever body bytes came with it) -> stream the
+//! rest of the body -> read the response head (within `response_timeout_ms`) -> write the
+//! client's head -> stream the body -> pool the connection if both sides allow it.
+
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use monoio::buf::{IoBuf, IoBufMut};
+use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
+use monoio::net::TcpStream;
+use smallvec::SmallVec;
+
+use crate::http::{
+    BodyKind, ChunkedDecoder, RequestHead, ResponseBody, ResponseError, ResponseHead, Version,
+    parse_response_head,
+};
+use crate::routing::{Instance, Mode};
+use crate::state::Generation;
+
+use super::{Bytes, Conn, HeadVec, Next, RequestId, Target, Worker, answer, error};
+
+/// Longest response head accepted from an instance.
+const MAX_RESPONSE_HEAD: usize = 16 * 1024;
+
+pub struct Request {
+    pub head: RequestHead,
+    pub id: RequestId,
+    pub is_head: bool,
+    pub target: Target,
+}
+
+fn is_name(buf: &[u8], f: &crate::http::HeaderField, lower: &[u8]) -> bool {
+    f.name.len() == lower.len() && f.name.get(buf).eq_ignore_ascii_case(lower)
+}
+
+/// Fills `hv` with the head the instance receives (SPEC.md section 4). `hv.recv` holds the
+/// client's bytes; `body_now` is the part of the body that came with the head.
+pub fn build_request_head(hv: &mut HeadVec, req: &Request, peer: SocketAddr, body_now: std::ops::Range<usize>) {
+    let head = &req.head;
+    let f = &req.target.function;
+    let extra = &mut hv.extra;
+    extra.clear();
+    let target_owned = match &req.target.target {
+        Bytes::Owned(v) => {
+            extra.extend_from_slice(v);
+            Some(0..extra.len())
+        }
+        Bytes::Span(_) => None,
+    };
+    let added = extra.len();
+    let ip = peer.ip();
+    let _ = write!(extra, "x-fc-request-id: {}\r\n", req.id.as_str());
+    let _ = write!(extra, "x-fc-account-id: {}\r\n", f.account);
+    let _ = write!(extra, "x-fc-service-name: {}\r\n", f.service);
+    let _ = write!(extra, "x-fc-function-name: {}\r\n", f.name);
+    let _ = write!(extra, "x-fc-qualifier: {}\r\n", f.qualifier);
+    if let Some(base) = &req.target.base_path {
+        extra.extend_from_slice(b"x-fc-base-path: ");
+        extra.extend_from_slice(base.get(&hv.recv));
+        extra.extend_from_slice(b"\r\n");
+    }
+    extra.extend_from_slice(b"x-forwarded-for: ");
+    for v in &head.x_forwarded_for {
+        extra.extend_from_slice(v.get(&hv.recv));
+        extra.extend_from_slice(b", ");
+    }
+    let _ = write!(extra, "{ip}\r\nx-forwarded-proto: http\r\nx-real-ip: {ip}\r\n");
+    match head.body {
+        BodyKind::Length(n) => {
+            let _ = write!(extra, "content-length: {n}\r\n");
+        }
+        BodyKind::Chunked => extra.extend_from_slice(b"transfer-encoding: chunked\r\n"),
+        BodyKind::None => {}
+    }
+    if head.upgrade {
+        extra.extend_from_slice(b"connection: upgrade\r\n");
+    }
+    extra.extend_from_slice(b"\r\n");
+    let added = added..extra.len();
+
+    hv.recv_piece(head.method.start as usize..head.method.end as usize + 1);
+    match (&req.target.target, target_owned) {
+        (_, Some(r)) => hv.extra_piece(r),
+        (Bytes::Span(s), None) => hv.recv_piece(s.range()),
+        (Bytes::Owned(_), None) => {}
+    }
+    hv.static_piece(b" HTTP/1.1\r\n");
+    for h in &head.headers {
+        if h.forward && !is_name(&hv.recv, h, b"content-length") && !is_name(&hv.recv, h, b"expect") {
+            hv.recv_piece(h.line.range());
+        }
+    }
+    hv.extra_piece(added);
+    hv.recv_piece(body_now);
+}
+
+/// Why forwarding stopped early.
+enum Fail {
+    /// Tell the client (nothing of the response was sent yet), then close.
+    Answer(crate::errors::FcError),
+    /// Just close the client connection (it is gone, or the response was cut).
+    Cut,
+}
+
+pub async fn forward(conn: &mut Conn, w: &Rc<Worker>, generation: &Generation, req: Request) -> Next {
+    match forward_inner(conn, w, generation, &req).await {
+        Ok(next) => next,
+        Err(Fail::Answer(e)) => {
+            answer(conn, &e, &req.id, req.is_head, true).await;
+            Next::Close
+        }
+        Err(Fail::Cut) => Next::Close,
+    }
+}
+
+async fn connect(addr: SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
+    match monoio::time::timeout(timeout, TcpStream::connect_addr(addr)).await {
+        Ok(Ok(s)) => {
+            let _ = s.set_nodelay(true);
+            Ok(s)
+        }
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(io::ErrorKind::TimedOut.into()),
+    }
+}
+
+async fn forward_inner(conn: &mut Conn, w: &Rc<Worker>, generation: &Generation, req: &Request) -> Result<Next, Fail> {
+    let cfg = &generation.config;
+    let addrs: SmallVec<[SocketAddr; 8]> = req
+        .target
+        .function
+        .instances
+        .iter()
+        .filter_map(|i| match i {
+            Instance::Tcp(a) => Some(*a),
+            Instance::Echo => None,
+        })
+        .collect();
+    let head = &req.head;
+    let head_len = head.head_len;
+    // The part of the body that came with the head, and whether the request can be re-sent
+    // whole (no byte of it was read past what we still hold).
+    let avail = conn.buf.len() - head_len;
+    let body_now = match head.body {
+        BodyKind::Length(n) => head_len..head_len + (n.min(avail as u64) as usize),
+        _ => head_len..head_len,
+    };
+    let resendable = match head.body {
+        BodyKind::None => true,
+        BodyKind::Length(n) => body_now.len() as u64 == n,
+        BodyKind::Chunked => false,
+    };
+    let connect_timeout = Duration::from_millis(cfg.upstream.connect_timeout_ms);
+    let max_attempts = 1 + cfg.upstream.retries as usize;
+    let mut tried: SmallVec<[SocketAddr; 4]> = SmallVec::new();
+    let mut stale_retry = true;
+    let mut fresh_only = false;
+
+    let (mut up, outstanding, rbuf, resp) = 'attempt: loop {
+        let Some(out) = w.upstreams.pick(&addrs, &tried) else {
+            return Err(Fail::Answer(error::unreachable()));
+        };
+        let inst = out.instance().clone();
+        let pooled = if fresh_only { None } else { w.upstreams.take_idle(&inst) };
+        let is_pooled = pooled.is_some();
+        let mut up = match pooled {
+            Some(c) => c,
+            None => match connect(inst.addr, connect_timeout).await {
+                Ok(c) => {
+                    inst.mark_up();
+                    c
+                }
+                Err(_) => {
+                    inst.mark_down(Instant::now());
+                    tried.push(inst.addr);
+                    fresh_only = false;
+                    if tried.len() >= max_attempts.max(1) || tried.len() >= addrs.len() {
+                        return Err(Fail::Answer(error::unreachable()));
+                    }
+                    continue 'attempt;
+                }
+            },
+        };
+
+        // The head, with the body bytes that came with it, in one vectored write.
+        let mut hv = std::mem::take(&mut conn.hv);
+        hv.reset(std::mem::take(&mut conn.buf));
+        build_request_head(&mut hv, req, conn.peer, body_now.clone());
+        let (res, mut hv) = hv.write_all(&mut up).await;
+        conn.buf = std::mem::take(&mut hv.recv);
+        conn.hv = hv;
+        if res.is_err() {
+            if is_pooled && stale_retry {
+                stale_retry = false;
+                fresh_only = true;
+                continue 'attempt;
+            }
+            return Err(Fail::Answer(error::unreachable()));
+        }
+        conn.pos = body_now.end;
+
+        // The rest of the body.
+        match head.body {
+            BodyKind::Length(n) => {
+                let rest = n - body_now.len() as u64;
+                if rest > 0 {
+                    stream_length_body(conn, w, &mut up, rest, cfg.server.header_timeout_ms).await?;
+                }
+            }
+            BodyKind::Chunked => {
+                stream_chunked_body(conn, w, &mut up, cfg.server.max_body_bytes, cfg.server.header_timeout_ms).await?;
+            }
+            BodyKind::None => {}
+        }
+
+        // The response head.
+        let deadline = Instant::now() + Duration::from_millis(cfg.upstream.response_timeout_ms);
+        match read_response_head(&mut up, w.take_buf(), req.is_head, deadline).await {
+            Ok((rbuf, resp)) => break 'attempt (up, out, rbuf, resp),
+            Err(HeadFail::ClosedEarly) if is_pooled && stale_retry && resendable => {
+                stale_retry = false;
+                fresh_only = true;
+                conn.pos = head_len;
+                continue 'attempt;
+            }
+            Err(HeadFail::ClosedEarly) => {
+                return Err(Fail::Answer(error::bad_response("function instance closed the connection without answering")));
+            }
+            Err(HeadFail::Bad(why)) => return Err(Fail::Answer(error::bad_response(why))),
+            Err(HeadFail::TimedOut) => return Err(Fail::Answer(error::upstream_timeout())),
+        }
+    };
+    let _ = &mut up;
+    relay_response(conn, w, req, up, outstanding, rbuf, resp).await
+}
+
+async fn stream_length_body(conn: &mut Conn, w: &Worker, up: &mut TcpStream, mut rest: u64, timeout_ms: u64) -> Result<(), Fail> {
+    // Nothing of the body is left in conn.buf past conn.pos: read straight into a stream buffer,
+    // never past the body's end (pipelined bytes stay in the socket).
+    let mut sb = w.take_buf();
+    let timeout = Duration::from_millis(timeout_ms);
+    while rest > 0 {
+        sb.clear();
+        let want = (sb.capacity() as u64).min(rest) as usize;
+        let read = monoio::time::timeout(timeout, conn.stream.read(sb.slice_mut(0..want))).await;
+        let n = match read {
+            Err(_) => return Err(Fail::Answer(error::timeout())),
+            Ok((Ok(0), _)) | Ok((Err(_), _)) => return Err(Fail::Cut),
+            Ok((Ok(n), s)) => {
+                sb = s.into_inner();
+                n
+            }
+        };
+        rest -= n as u64;
+        let (res, b) = up.write_all(sb).await;
+        sb = b;
+        if res.is_err() {
+            return Err(Fail::Answer(error::bad_response("function instance stopped reading the request")));
+        }
+    }
+    w.give_buf(sb);
+    Ok(())
+}
+
+/// Writes one chunk (`size CRLF data CRLF`) of `data` (a range of `hv.recv`).
+async fn write_chunk(up: &mut TcpStream, mut hv: HeadVec, data: std::ops::Range<usize>) -> (io::Result<()>, HeadVec) {
+    let recv = std::mem::take(&mut hv.recv);
+    hv.reset(recv);
+    let mut line = [0u8; 18];
+    let l = crate::http::chunked::chunk_size_line(data.len() as u64, &mut line);
+    hv.extra.extend_from_slice(l);
+    let n = hv.extra.len();
+    hv.extra_piece(0..n);
+    hv.recv_piece(data);
+    hv.static_piece(b"\r\n");
+    hv.write_all(up).await
+}
+
+async fn stream_chunked_body(conn: &mut Conn, w: &Worker, up: &mut TcpStream, max_body: u64, timeout_ms: u64) -> Result<(), Fail> {
+    let mut dec = ChunkedDecoder::new();
+    let mut total: u64 = 0;
+    let timeout = Duration::from_millis(timeout_ms);
+    // Decode what is in conn.buf first, then read more into it (it is empty by then).
+    loop {
+        let step = match dec.step(&conn.buf[conn.pos..]) {
+            Ok(s) => s,
+            Err(crate::http::ChunkError::Malformed(why)) => return Err(Fail::Answer(error::bad_body(why))),
+        };
+        let data = conn.pos + step.data.start..conn.pos + step.data.end;
+        conn.pos += step.consumed;
+        if !data.is_empty() {
+            total += data.len() as u64;
+            if total > max_body {
+                return Err(Fail::Answer(error::too_large()));
+            }
+            let mut hv = std::mem::take(&mut conn.hv);
+            hv.recv = std::mem::take(&mut conn.buf);
+            let (res, mut hv) = write_chunk(up, hv, data).await;
+            conn.buf = std::mem::take(&mut hv.recv);
+            conn.hv = hv;
+            if res.is_err() {
+                return Err(Fail::Answer(error::bad_response("function instance stopped reading the request")));
+            }
+        }
+        if step.done {
+            let (res, _) = up.write_all(&b"0\r\n\r\n"[..]).await;
+            if res.is_err() {
+                return Err(Fail::Answer(error::bad_response("function instance stopped reading the request")));
+            }
+            return Ok(());
+        }
+        if conn.pos == conn.buf.len() {
+            conn.buf.clear();
+            conn.pos = 0;
+            if conn.buf.capacity() < super::STREAM_BUF {
+                let spare = w.take_buf();
+                let old = std::mem::replace(&mut conn.buf, spare);
+                w.give_buf(old);
+            }
+            match monoio::time::timeout(timeout, conn.fill(super::STREAM_BUF)).await {
+                Err(_) => {
+                    conn.buf = Vec::new();
+                    return Err(Fail::Answer(error::timeout()));
+                }
+                Ok(Ok(0)) | Ok(Err(_)) => return Err(Fail::Cut),
+                Ok(Ok(_)) => {}
+            }
+        }
+    }
+}
+
+enum HeadFail {
+    /// Closed or reset before a single byte of response.
+    ClosedEarly,
+    Bad(&'static str),
+    TimedOut,
+}
+
+async fn read_response_head(
+    up: &mut TcpStream,
+    mut rb: Vec<u8>,
+    is_head: bool,
+    deadline: Instant,
+) -> Result<(Vec<u8>, ResponseHead), HeadFail> {
+    rb.clear();
+    loop {
+        if !rb.is_empty() {
+            match parse_response_head(&rb, is_head, MAX_RESPONSE_HEAD) {
+                Ok(Some(h)) => return Ok((rb, h)),
+                Ok(None) => {}
+                Err(ResponseError::TooLarge) => return Err(HeadFail::Bad("response head too large")),
+                Err(ResponseError::Malformed(why)) => return Err(HeadFail::Bad(why)),
+            }
+            if rb.len() >= MAX_RESPONSE_HEAD {
+                return Err(HeadFail::Bad("response head too large"));
+            }
+        }
+        if rb.len() == rb.capacity() {
+            rb.reserve(rb.capacity().max(4096));
+        }
+        let len = rb.len();
+        match monoio::time::timeout_at(deadline.into(), up.read(rb.slice_mut(len..))).await {
+            Err(_) => return Err(HeadFail::TimedOut),
+            Ok((res, s)) => {
+                rb = s.into_inner();
+                match res {
+                    Ok(0) | Err(_) if rb.is_empty() => return Err(HeadFail::ClosedEarly),
+                    Ok(0) | Err(_) => return Err(HeadFail::Bad("function instance closed the connection mid-head")),
+                    Ok(_) => {}
+                }
+            }
+        }
+    }
+}
+
+fn status_line(out: &mut Vec<u8>, status: u16) {
+    let _ = write!(out, "HTTP/1.1 {status} ");
+}
+
+async fn relay_response(
+    conn: &mut Conn,
+    w: &Rc<Worker>,
+    req: &Request,
+    mut up: TcpStream,
+    outstanding: crate::upstream::Outstanding,
+    mut rb: Vec<u8>,
+    mut resp: ResponseHead,
+) -> Result<Next, Fail> {
+    let client_11 = req.head.version == Version::Http11;
+    let generation = w.generation();
+    let draining = w.shared.is_draining();
+    let _ = &generation;
+
+    // Interim responses: pass 1xx (other than 100, which fcgate answers itself, and 101) to
+    // HTTP/1.1 clients; then read the final head.
+    while (100..200).contains(&resp.status) && resp.status != 101 {
+        if client_11 && resp.status != 100 {
+            let (res, b) = conn.stream.write_all(rb.slice(0..resp.head_len)).await;
+            rb = b.into_inner();
+            if res.is_err() {
+                return Err(Fail::Cut);
+            }
+        }
+        rb.drain(..resp.head_len);
+        let deadline = Instant::now() + Duration::from_millis(generation.config.upstream.response_timeout_ms);
+        match parse_response_head(&rb, req.is_head, MAX_RESPONSE_HEAD) {
+            Ok(Some(h)) => resp = h,
+            Ok(None) => {
+                let (b, h) = match read_more_head(&mut up, rb, req.is_head, deadline).await {
+                    Ok(x) => x,
+                    Err(HeadFail::TimedOut) => return Err(Fail::Answer(error::upstream_timeout())),
+                    Err(HeadFail::Bad(why)) => return Err(Fail::Answer(error::bad_response(why))),
+                    Err(HeadFail::ClosedEarly) => return Err(Fail::Answer(error::bad_response("function instance closed the connection mid-head"))),
+                };
+                rb = b;
+                resp = h;
+            }
+            Err(_) => return Err(Fail::Answer(error::bad_response("malformed response head"))),
+        }
+    }
+
+    let upgrade = resp.status == 101;
+    if upgrade && !req.head.upgrade {
+        return Err(Fail::Answer(error::bad_response("101 to a request that did not ask to upgrade")));
+    }
+
+    // How the client gets the body.
+    let (client_chunked, mut close) = match resp.body {
+        ResponseBody::Chunked | ResponseBody::Close => (client_11, !client_11),
+        _ => (false, false),
+    };
+    if !req.head.keep_alive || draining {
+        close = true;
+    }
+
+    // The client's head: status line, the instance's fields (less hop-by-hop), ours.
+    let mut hv = std::mem::take(&mut conn.hv);
+    hv.reset(rb);
+    let extra = &mut hv.extra;
+    status_line(extra, resp.status);
+    let status_end = extra.len();
+    let added_start = extra.len();
+    let _ = write!(extra, "x-fc-request-id: {}\r\n", req.id.as_str());
+    match resp.body {
+        ResponseBody::Length(n) => {
+            let _ = write!(extra, "content-length: {n}\r\n");
+        }
+        _ if client_chunked => extra.extend_from_slice(b"transfer-encoding: chunked\r\n"),
+        _ => {}
+    }
+    if upgrade {
+        extra.extend_from_slice(b"connection: upgrade\r\n");
+    } else if close {
+        extra.extend_from_slice(b"connection: close\r\n");
+    } else if !client_11 {
+        extra.extend_from_slice(b"connection: keep-alive\r\n");
+    }
+    extra.extend_from_slice(b"\r\n");
+    let added_end = extra.len();
+    hv.extra_piece(0..status_end);
+    hv.recv_piece(resp.reason.range());
+    hv.static_piece(b"\r\n");
+    let drop_length = matches!(resp.body, ResponseBody::Length(_));
+    for h in &resp.headers {
+        if h.forward
+            && !(drop_length && is_name(&hv.recv, h, b"content-length"))
+            && !is_name(&hv.recv, h, b"x-fc-request-id")
+        {
+            hv.recv_piece(h.line.range());
+        }
+    }
+    hv.extra_piece(added_start..added_end);
+    let avail = hv.recv.len() - resp.head_len;
+    let body_now = match resp.body {
+        ResponseBody::Length(n) => resp.head_len..resp.head_len + (n.min(avail as u64) as usize),
+        _ => resp.head_len..resp.head_len,
+    };
+    if !client_chunked {
+        hv.recv_piece(body_now.clone());
+    }
+    let (res, mut hv) = hv.write_all(&mut conn.stream).await;
+    let mut rb = std::mem::take(&mut hv.recv);
+    conn.hv = hv;
+    if res.is_err() {
+        return Err(Fail::Cut);
+    }
+
+    if upgrade {
+        drop(outstanding);
+        super::echo::tunnel(conn, up, rb, resp.head_len).await;
+        return Ok(Next::Close);
+    }
+
+    // The body.
+    let complete = match resp.body {
+        ResponseBody::None => rb.len() == resp.head_len,
+        ResponseBody::Length(n) => {
+            let rest = n - body_now.len() as u64;
+            let extra_bytes = rb.len() > body_now.end;
+            relay_length(conn, &mut up, &mut rb, rest).await? && !extra_bytes
+        }
+        ResponseBody::Chunked => {
+            let start = resp.head_len;
+            relay_chunked(conn, &mut up, &mut rb, start, client_chunked).await?
+        }
+        ResponseBody::Close => {
+            let start = resp.head_len;
+            relay_until_close(conn, &mut up, &mut rb, start, client_chunked).await?;
+            false
+        }
+    };
+    w.give_buf(rb);
+    if complete && resp.keep_alive {
+        w.upstreams.put_idle(outstanding.instance(), up);
+    }
+    drop(outstanding);
+    Ok(if close { Next::Close } else { Next::KeepAlive })
+}
+
+async fn read_more_head(up: &mut TcpStream, rb: Vec<u8>, is_head: bool, deadline: Instant) -> Result<(Vec<u8>, ResponseHead), HeadFail> {
+    // Keep the bytes already there: read_response_head clears, so re-parse manually.
+    let mut rb = rb;
+    loop {
+        if rb.len() == rb.capacity() {
+            rb.reserve(4096);
+        }
+        let len = rb.len();
+        match monoio::time::timeout_at(deadline.into(), up.read(rb.slice_mut(len..))).await {
+            Err(_) => return Err(HeadFail::TimedOut),
+            Ok((res, s)) => {
+                rb = s.into_inner();
+                match res {
+                    Ok(0) | Err(_) => return Err(HeadFail::ClosedEarly),
+                    Ok(_) => {}
+                }
+            }
+        }
+        match parse_response_head(&rb, is_head, MAX_RESPONSE_HEAD) {
+            Ok(Some(h)) => return Ok((rb, h)),
+            Ok(None) => {}
+            Err(ResponseError::TooLarge) => return Err(HeadFail::Bad("response head too large")),
+            Err(ResponseError::Malformed(why)) => return Err(HeadFail::Bad(why)),
+        }
+    }
+}
+
+/// Reads into `rb` (cleared first), at most `max` bytes. Ok(0) at EOF; Err when reset.
+async fn read_some<R: AsyncReadRent>(r: &mut R, rb: &mut Vec<u8>, max: usize) -> io::Result<usize> {
+    rb.clear();
+    let want = rb.capacity().min(max).max(1);
+    if rb.capacity() == 0 {
+        rb.reserve(super::STREAM_BUF);
+    }
+    let buf = std::mem::take(rb);
+    let (res, s) = r.read(buf.slice_mut(0..want)).await;
+    *rb = s.into_inner();
+    res
+}
+
+/// Streams the rest of a length-delimited body. Ok(true): complete.
+async fn relay_length(conn: &mut Conn, up: &mut TcpStream, rb: &mut Vec<u8>, mut rest: u64) -> Result<bool, Fail> {
+    while rest > 0 {
+        let n = match read_some(up, rb, rest.min(usize::MAX as u64) as usize).await {
+            Ok(0) | Err(_) => return Err(Fail::Cut),
+            Ok(n) => n,
+        };
+        rest -= n as u64;
+        let buf = std::mem::take(rb);
+        let (res, b) = conn.stream.write_all(buf).await;
+        *rb = b;
+        if res.is_err() {
+            return Err(Fail::Cut);
+        }
+    }
+    Ok(true)
+}
+
+/// Streams a chunked body starting at `rb[start..]`, re-encoded for the client (or decoded
+/// for an HTTP/1.0 client). Ok(true): complete, and nothing followed it.
+async fn relay_chunked(conn: &mut Conn, up: &mut TcpStream, rb: &mut Vec<u8>, mut pos: usize, chunked: bool) -> Result<bool, Fail> {
+    let mut dec = ChunkedDecoder::new();
+    loop {
+        let step = dec.step(&rb[pos..]).map_err(|_| Fail::Cut)?;
+        let data = pos + step.data.start..pos + step.data.end;
+        pos += step.consumed;
+        if !data.is_empty() {
+            let res = if chunked {
+                let mut hv = std::mem::take(&mut conn.hv);
+                hv.recv = std::mem::take(rb);
+                let (res, mut hv) = write_chunk(&mut conn.stream, hv, data).await;
+                *rb = std::mem::take(&mut hv.recv);
+                conn.hv = hv;
+                res
+            } else {
+                let buf = std::mem::take(rb);
+                let (res, s) = conn.stream.write_all(buf.slice(data)).await;
+                *rb = s.into_inner();
+                res.map(|_| ())
+            };
+            if res.is_err() {
+                return Err(Fail::Cut);
+            }
+        }
+        if step.done {
+            if chunked {
+                let (res, _) = conn.stream.write_all(&b"0\r\n\r\n"[..]).await;
+                if res.is_err() {
+                    return Err(Fail::Cut);
+                }
+            }
+            return Ok(pos == rb.len());
+        }
+        if pos == rb.len() {
+            pos = 0;
+            match read_some(up, rb, usize::MAX).await {
+                Ok(0) | Err(_) => return Err(Fail::Cut),
+                Ok(_) => {}
+            }
+        }
+    }
+}
+
+/// Streams a close-delimited body until the instance closes.
+async fn relay_until_close(conn: &mut Conn, up: &mut TcpStream, rb: &mut Vec<u8>, start: usize, chunked: bool) -> Result<(), Fail> {
+    let mut data = start..rb.len();
+    loop {
+        if !data.is_empty() {
+            let res = if chunked {
+                let mut hv = std::mem::take(&mut conn.hv);
+                hv.recv = std::mem::take(rb);
+                let (res, mut hv) = write_chunk(&mut conn.stream, hv, data.clone()).await;
+                *rb = std::mem::take(&mut hv.recv);
+                conn.hv = hv;
+                res
+            } else {
+                let buf = std::mem::take(rb);
+                let (res, s) = conn.stream.write_all(buf.slice(data.clone())).await;
+                *rb = s.into_inner();
+                res.map(|_| ())
+            };
+            if res.is_err() {
+                return Err(Fail::Cut);
+            }
+        }
+        match read_some(up, rb, usize::MAX).await {
+            Ok(0) => break,
+            Err(_) => return Err(Fail::Cut),
+            Ok(n) => data = 0..n,
+        }
+    }
+    if chunked {
+        let (res, _) = conn.stream.write_all(&b"0\r\n\r\n"[..]).await;
+        if res.is_err() {
+            return Err(Fail::Cut);
+        }
+    }
+    Ok(())
+}
+
+#[allow(dead_code)]
+fn mode_is_proxy(m: Mode) -> bool {
+    m == Mode::Proxy
+}
+
+#[allow(dead_code)]
+async fn shutdown(up: &mut TcpStream) {
+    let _ = up.shutdown().await;
+}

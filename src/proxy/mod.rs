@@ -1,0 +1,381 @@
+//! One client connection's life: read a head -> route -> forward (or answer) -> stream the
+//! response back -> next request on the same connection. `serve_connection` is the top; the
+//! steps below it read in order: `read_head`, `route`, then `forward::forward` or `echo::serve`.
+
+mod echo;
+pub mod error;
+mod forward;
+mod iovec;
+
+use std::cell::{Cell, RefCell};
+use std::io;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use monoio::buf::IoBufMut;
+use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
+use monoio::net::TcpStream;
+
+use crate::errors::FcError;
+use crate::http::{HeadError, RequestHead, RequestLimits, Span, Version, parse_request_head};
+use crate::routing::{Decision, FunctionEntry, HeaderLookup, Instance, Mode};
+use crate::state::{Generation, Shared};
+use crate::upstream::Upstreams;
+
+pub use iovec::HeadVec;
+
+/// Most fields a request head may have.
+pub const MAX_HEADERS: usize = 100;
+/// Size of a connection's receive buffer to start with; it grows to `max_header_bytes`.
+const INITIAL_BUF: usize = 4096;
+/// Size of the buffers bodies are streamed through.
+pub const STREAM_BUF: usize = 32 * 1024;
+
+/// Everything one worker thread owns.
+pub struct Worker {
+    pub id: u16,
+    pub shared: Arc<Shared>,
+    pub upstreams: Upstreams,
+    seq: Cell<u64>,
+    /// The generation last seen by this worker; per request we `load()` and compare.
+    generation: RefCell<Rc<Arc<Generation>>>,
+    /// Spare streaming buffers, so that a request in steady state allocates nothing.
+    spare: RefCell<Vec<Vec<u8>>>,
+}
+
+impl Worker {
+    pub fn new(id: u16, shared: Arc<Shared>) -> Worker {
+        let generation = shared.current.load_full();
+        let up = &generation.config.upstream;
+        let upstreams = Upstreams::new(
+            shared.nonce ^ ((id as u64 + 1) << 48),
+            up.max_idle_per_upstream,
+            Duration::from_millis(up.idle_timeout_ms),
+        );
+        Worker {
+            id,
+            shared,
+            upstreams,
+            seq: Cell::new(0),
+            generation: RefCell::new(Rc::new(generation)),
+            spare: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// The current generation: one `ArcSwap::load()` per request; a reload is seen by the
+    /// very next request, while requests in flight keep the generation they started with.
+    pub fn generation(&self) -> Rc<Arc<Generation>> {
+        let current = self.shared.current.load();
+        let mut cached = self.generation.borrow_mut();
+        if !Arc::ptr_eq(&cached, &current) {
+            let up = &current.config.upstream;
+            self.upstreams.max_idle.set(up.max_idle_per_upstream);
+            self.upstreams.idle_timeout.set(Duration::from_millis(up.idle_timeout_ms));
+            *cached = Rc::new(arc_swap::Guard::into_inner(current));
+        }
+        cached.clone()
+    }
+
+    pub fn next_request_id(&self) -> RequestId {
+        let n = self.seq.get() + 1;
+        self.seq.set(n);
+        RequestId::new(self.shared.nonce, self.id, n)
+    }
+
+    pub fn take_buf(&self) -> Vec<u8> {
+        self.spare.borrow_mut().pop().unwrap_or_else(|| Vec::with_capacity(STREAM_BUF))
+    }
+
+    pub fn give_buf(&self, mut b: Vec<u8>) {
+        let mut spare = self.spare.borrow_mut();
+        if spare.len() < 64 && b.capacity() >= STREAM_BUF && b.capacity() <= 4 * STREAM_BUF {
+            b.clear();
+            spare.push(b);
+        }
+    }
+}
+
+/// `x-fc-request-id`: 32 hex digits, process nonce + worker + sequence: unique, no lock.
+#[derive(Clone, Copy)]
+pub struct RequestId([u8; 32]);
+
+impl RequestId {
+    fn new(nonce: u64, worker: u16, seq: u64) -> RequestId {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [0u8; 32];
+        let mut put = |at: usize, v: u64, digits: usize| {
+            for i in 0..digits {
+                out[at + i] = HEX[((v >> (4 * (digits - 1 - i))) & 0xf) as usize];
+            }
+        };
+        put(0, nonce, 16);
+        put(16, worker as u64, 4);
+        put(20, seq, 12);
+        RequestId(out)
+    }
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+    pub fn as_str(&self) -> &str {
+        // Always ASCII hex.
+        std::str::from_utf8(&self.0).unwrap_or("")
+    }
+}
+
+/// A client connection and the bytes received on it.
+pub struct Conn {
+    pub stream: TcpStream,
+    pub peer: SocketAddr,
+    /// Received bytes; `buf[pos..]` are not consumed yet.
+    pub buf: Vec<u8>,
+    pub pos: usize,
+    /// Reused for every head written on this connection (its `extra` keeps its capacity).
+    pub hv: HeadVec,
+}
+
+impl Conn {
+    /// Reads more bytes into `buf` (growing it when full, up to `limit` bytes of capacity).
+    /// `Ok(0)`: the peer closed.
+    pub async fn fill(&mut self, limit: usize) -> io::Result<usize> {
+        if self.buf.len() == self.buf.capacity() {
+            let want = (self.buf.capacity() * 2).clamp(INITIAL_BUF, limit.max(INITIAL_BUF));
+            if want <= self.buf.capacity() {
+                return Err(io::ErrorKind::OutOfMemory.into());
+            }
+            self.buf.reserve_exact(want - self.buf.len());
+        }
+        let b = std::mem::take(&mut self.buf);
+        let len = b.len();
+        let (res, slice) = self.stream.read(b.slice_mut(len..)).await;
+        self.buf = slice.into_inner();
+        res
+    }
+
+    /// Drops the consumed bytes, keeping any pipelined rest at the start of `buf`.
+    pub fn compact(&mut self) {
+        if self.pos > 0 {
+            self.buf.drain(..self.pos);
+            self.pos = 0;
+        }
+    }
+
+    pub async fn write_all(&mut self, bytes: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
+        let (res, bytes) = self.stream.write_all(bytes).await;
+        (res.map(|_| ()), bytes)
+    }
+}
+
+/// What happens to the connection after a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    KeepAlive,
+    Close,
+}
+
+/// Serves one client connection until it closes, times out or fails.
+pub async fn serve_connection(stream: TcpStream, peer: SocketAddr, w: Rc<Worker>) {
+    let _ = stream.set_nodelay(true);
+    let mut conn = Conn { stream, peer, buf: Vec::with_capacity(INITIAL_BUF), pos: 0, hv: HeadVec::new() };
+    let mut first = true;
+    loop {
+        let generation = w.generation();
+        let server = &generation.config.server;
+        let limits = RequestLimits {
+            max_header_bytes: server.max_header_bytes,
+            max_uri_bytes: server.max_uri_bytes,
+            max_headers: MAX_HEADERS,
+        };
+        conn.compact();
+        let idle = Duration::from_millis(if first { server.header_timeout_ms } else { server.idle_timeout_ms });
+        let header_timeout = Duration::from_millis(server.header_timeout_ms);
+        let head = match read_head(&mut conn, &limits, idle, header_timeout).await {
+            HeadRead::Head(h) => h,
+            HeadRead::Closed => return,
+            HeadRead::Failed(e) => {
+                let id = w.next_request_id();
+                answer(&mut conn, &e, &id, false, true).await;
+                return;
+            }
+        };
+        first = false;
+        // Re-read: a reload may have happened while this connection was idle.
+        let generation = w.generation();
+        let next = handle_request(&mut conn, &w, &generation, head).await;
+        if next == Next::Close || w.shared.is_draining() {
+            return;
+        }
+    }
+}
+
+enum HeadRead {
+    Head(RequestHead),
+    /// The client closed (or went quiet) between requests: nothing to answer.
+    Closed,
+    Failed(FcError),
+}
+
+async fn read_head(conn: &mut Conn, limits: &RequestLimits, idle: Duration, header_timeout: Duration) -> HeadRead {
+    let mut deadline = if conn.buf.is_empty() { None } else { Some(Instant::now() + header_timeout) };
+    let cap_limit = limits.max_header_bytes + 1;
+    loop {
+        if !conn.buf.is_empty() {
+            match parse_request_head(&conn.buf, limits) {
+                Ok(Some(head)) => return HeadRead::Head(head),
+                Ok(None) => {}
+                Err(e) => return HeadRead::Failed(error::from_head_error(e)),
+            }
+            if conn.buf.len() > limits.max_header_bytes {
+                return HeadRead::Failed(error::from_head_error(HeadError::TooLarge));
+            }
+        }
+        let wait = match deadline {
+            None => idle,
+            Some(d) => d.saturating_duration_since(Instant::now()),
+        };
+        let had_bytes = !conn.buf.is_empty();
+        match monoio::time::timeout(wait, conn.fill(cap_limit)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => {
+                if had_bytes {
+                    // A partial head then EOF: nothing sensible to answer.
+                }
+                return HeadRead::Closed;
+            }
+            Ok(Ok(_)) => {
+                if deadline.is_none() {
+                    deadline = Some(Instant::now() + header_timeout);
+                }
+            }
+            Err(_) => {
+                // The read future was dropped with the buffer in it.
+                conn.buf = Vec::with_capacity(INITIAL_BUF);
+                conn.pos = 0;
+                return if had_bytes { HeadRead::Failed(error::timeout()) } else { HeadRead::Closed };
+            }
+        }
+    }
+}
+
+/// Field access for routing over a parsed head.
+struct HeadView<'a> {
+    buf: &'a [u8],
+    head: &'a RequestHead,
+}
+
+impl HeaderLookup for HeadView<'_> {
+    fn get(&self, name: &str) -> Option<&[u8]> {
+        if name.eq_ignore_ascii_case("x-fc-invocation-target") {
+            return self.head.invocation_target.map(|s| s.get(self.buf));
+        }
+        let mut found = None;
+        for h in &self.head.headers {
+            if h.name.get(self.buf).eq_ignore_ascii_case(name.as_bytes()) {
+                if found.is_some() {
+                    return None;
+                }
+                found = Some(h.value.get(self.buf));
+            }
+        }
+        found
+    }
+}
+
+/// Bytes that are either a span of the received head or new.
+#[derive(Debug, Clone)]
+pub enum Bytes {
+    Span(Span),
+    Owned(Vec<u8>),
+}
+
+impl Bytes {
+    fn from_cow(c: std::borrow::Cow<'_, [u8]>, buf: &[u8]) -> Bytes {
+        match c {
+            std::borrow::Cow::Borrowed(s) => {
+                let start = s.as_ptr() as usize;
+                let base = buf.as_ptr() as usize;
+                if start >= base && start + s.len() <= base + buf.len() {
+                    let off = (start - base) as u32;
+                    Bytes::Span(Span { start: off, end: off + s.len() as u32 })
+                } else {
+                    Bytes::Owned(s.to_vec())
+                }
+            }
+            std::borrow::Cow::Owned(v) => Bytes::Owned(v),
+        }
+    }
+    pub fn get<'a>(&'a self, buf: &'a [u8]) -> &'a [u8] {
+        match self {
+            Bytes::Span(s) => s.get(buf),
+            Bytes::Owned(v) => v,
+        }
+    }
+}
+
+/// A routed request, detached from the routing table's borrow.
+pub struct Target {
+    pub mode: Mode,
+    pub function: Arc<FunctionEntry>,
+    pub target: Bytes,
+    pub base_path: Option<Bytes>,
+}
+
+async fn handle_request(conn: &mut Conn, w: &Rc<Worker>, generation: &Generation, head: RequestHead) -> Next {
+    let id = w.next_request_id();
+    let is_head = head.method.get(&conn.buf) == b"HEAD";
+    let keep_alive = head.keep_alive;
+
+    let decision = {
+        let view = HeadView { buf: &conn.buf, head: &head };
+        let host = head.host.map(|s| s.get(&conn.buf));
+        match generation.table.resolve(head.method.get(&conn.buf), host, head.target.get(&conn.buf), &view) {
+            Decision::Routed(r) => Ok(Target {
+                mode: r.mode,
+                function: r.function.clone(),
+                target: Bytes::from_cow(r.target, &conn.buf),
+                base_path: r.base_path.map(|b| Bytes::from_cow(b, &conn.buf)),
+            }),
+            Decision::Answer(e) => Err(e),
+        }
+    };
+    let target = match decision {
+        Ok(t) => t,
+        Err(e) => {
+            // The body (if any) was not read: close unless there is none.
+            let close = !keep_alive || head.body != crate::http::BodyKind::None;
+            answer(conn, &e, &id, is_head, close).await;
+            return if close { Next::Close } else { Next::KeepAlive };
+        }
+    };
+    if let crate::http::BodyKind::Length(n) = head.body {
+        if n > generation.config.server.max_body_bytes {
+            answer(conn, &error::too_large(), &id, is_head, true).await;
+            return Next::Close;
+        }
+    }
+    if head.expect_continue && head.body != crate::http::BodyKind::None {
+        let (res, _) = conn.write_all(b"HTTP/1.1 100 Continue\r\n\r\n".to_vec()).await;
+        if res.is_err() {
+            return Next::Close;
+        }
+    }
+    let req = forward::Request { head, id, is_head, target };
+    let echo = matches!(req.target.function.instances.first(), Some(Instance::Echo));
+    if echo {
+        echo::serve(conn, w, generation, req).await
+    } else {
+        forward::forward(conn, w, generation, req).await
+    }
+}
+
+/// Writes an answer made by fcgate. Errors writing it only mean the client is gone.
+pub async fn answer(conn: &mut Conn, e: &FcError, id: &RequestId, head_only: bool, close: bool) {
+    let mut out = Vec::with_capacity(256);
+    error::render(&mut out, e, id, head_only, close);
+    let _ = conn.write_all(out).await;
+}
+
+/// The client's HTTP version, for framing the answer.
+pub fn client_version(head: &RequestHead) -> Version {
+    head.version
+}

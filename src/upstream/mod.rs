@@ -1,0 +1,195 @@
+//! Per-worker upstream side: pools of idle keep-alive connections to function instances,
+//! instance choice (least outstanding requests of two random picks) and passive health
+//! (an instance that refuses connections is skipped for a while).
+//!
+//! Everything here belongs to one worker thread: `Rc`/`Cell`/`RefCell`, no locks, no atomics.
+
+use std::cell::{Cell, RefCell};
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use ahash::AHashMap;
+use monoio::net::TcpStream;
+
+/// How long an instance that refused a connection is skipped.
+pub const DOWN_FOR: Duration = Duration::from_secs(3);
+
+/// One instance as seen by one worker.
+#[derive(Debug)]
+pub struct InstanceState {
+    pub addr: SocketAddr,
+    /// Requests sent to it and not yet finished.
+    outstanding: Cell<u32>,
+    /// Skipped until then (passive health).
+    down_until: Cell<Option<Instant>>,
+    /// Idle keep-alive connections, most recently used last.
+    idle: RefCell<Vec<(TcpStream, Instant)>>,
+}
+
+impl InstanceState {
+    pub fn is_down(&self, now: Instant) -> bool {
+        matches!(self.down_until.get(), Some(t) if t > now)
+    }
+    pub fn mark_down(&self, now: Instant) {
+        self.down_until.set(Some(now + DOWN_FOR));
+    }
+    pub fn mark_up(&self) {
+        self.down_until.set(None);
+    }
+}
+
+/// Counts a request as outstanding on an instance until dropped.
+pub struct Outstanding(Rc<InstanceState>);
+
+impl Outstanding {
+    pub fn instance(&self) -> &Rc<InstanceState> {
+        &self.0
+    }
+}
+
+impl Drop for Outstanding {
+    fn drop(&mut self) {
+        self.0.outstanding.set(self.0.outstanding.get().saturating_sub(1));
+    }
+}
+
+/// The worker's view of every instance it has talked to.
+#[derive(Debug)]
+pub struct Upstreams {
+    instances: RefCell<AHashMap<SocketAddr, Rc<InstanceState>>>,
+    rng: Cell<u64>,
+    pub max_idle: Cell<usize>,
+    pub idle_timeout: Cell<Duration>,
+}
+
+impl Upstreams {
+    pub fn new(seed: u64, max_idle: usize, idle_timeout: Duration) -> Upstreams {
+        Upstreams {
+            instances: RefCell::new(AHashMap::new()),
+            rng: Cell::new(seed | 1),
+            max_idle: Cell::new(max_idle),
+            idle_timeout: Cell::new(idle_timeout),
+        }
+    }
+
+    fn state(&self, addr: SocketAddr) -> Rc<InstanceState> {
+        let mut map = self.instances.borrow_mut();
+        map.entry(addr)
+            .or_insert_with(|| {
+                Rc::new(InstanceState {
+                    addr,
+                    outstanding: Cell::new(0),
+                    down_until: Cell::new(None),
+                    idle: RefCell::new(Vec::new()),
+                })
+            })
+            .clone()
+    }
+
+    fn next_random(&self) -> u64 {
+        // xorshift64*: cheap, good enough to pick instances.
+        let mut x = self.rng.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng.set(x);
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// Picks an instance among `addrs` not in `tried`: of two random healthy candidates, the
+    /// one with fewer outstanding requests. When every untried one is down, picks among those.
+    pub fn pick(&self, addrs: &[SocketAddr], tried: &[SocketAddr]) -> Option<Outstanding> {
+        let now = Instant::now();
+        let candidates = addrs.iter().filter(|a| !tried.contains(a));
+        let n = candidates.clone().count();
+        if n == 0 {
+            return None;
+        }
+        let states: smallvec::SmallVec<[Rc<InstanceState>; 8]> = {
+            let all: smallvec::SmallVec<[Rc<InstanceState>; 8]> =
+                candidates.map(|a| self.state(*a)).collect();
+            let healthy: smallvec::SmallVec<[Rc<InstanceState>; 8]> =
+                all.iter().filter(|s| !s.is_down(now)).cloned().collect();
+            if healthy.is_empty() { all } else { healthy }
+        };
+        let chosen = if states.len() == 1 {
+            states[0].clone()
+        } else {
+            let r = self.next_random();
+            let i = (r % states.len() as u64) as usize;
+            let mut j = ((r >> 32) % (states.len() as u64 - 1)) as usize;
+            if j >= i {
+                j += 1;
+            }
+            let (a, b) = (&states[i], &states[j]);
+            if b.outstanding.get() < a.outstanding.get() { b.clone() } else { a.clone() }
+        };
+        chosen.outstanding.set(chosen.outstanding.get() + 1);
+        Some(Outstanding(chosen))
+    }
+
+    /// An idle pooled connection to `inst` that still looks open, if any.
+    pub fn take_idle(&self, inst: &InstanceState) -> Option<TcpStream> {
+        let now = Instant::now();
+        let timeout = self.idle_timeout.get();
+        let mut idle = inst.idle.borrow_mut();
+        while let Some((conn, since)) = idle.pop() {
+            if now.duration_since(since) < timeout && still_open(&conn) {
+                return Some(conn);
+            }
+        }
+        None
+    }
+
+    /// Returns a connection whose last response was read to its end, with no `close`.
+    pub fn put_idle(&self, inst: &InstanceState, conn: TcpStream) {
+        let mut idle = inst.idle.borrow_mut();
+        if idle.len() < self.max_idle.get() {
+            idle.push((conn, Instant::now()));
+        }
+    }
+
+    /// Closes idle connections past `idle_timeout` (run periodically by the worker).
+    pub fn sweep(&self) {
+        let now = Instant::now();
+        let timeout = self.idle_timeout.get();
+        for inst in self.instances.borrow().values() {
+            inst.idle.borrow_mut().retain(|(_, since)| now.duration_since(*since) < timeout);
+        }
+    }
+
+    /// Closes every idle connection (drain).
+    pub fn clear_idle(&self) {
+        for inst in self.instances.borrow().values() {
+            inst.idle.borrow_mut().clear();
+        }
+    }
+
+    /// Number of idle pooled connections, over all instances.
+    pub fn idle_count(&self) -> usize {
+        self.instances.borrow().values().map(|i| i.idle.borrow().len()).sum()
+    }
+}
+
+/// A pooled connection is usable when the instance has neither closed it nor sent anything
+/// unasked: one non-blocking `recv(MSG_PEEK)` says which.
+fn still_open(conn: &TcpStream) -> bool {
+    let mut byte = 0u8;
+    // SAFETY: valid fd and a one-byte buffer; MSG_DONTWAIT never blocks.
+    let n = unsafe {
+        libc::recv(
+            conn.as_raw_fd(),
+            (&mut byte as *mut u8).cast(),
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    if n < 0 {
+        let err = std::io::Error::last_os_error();
+        err.kind() == std::io::ErrorKind::WouldBlock
+    } else {
+        false // 0: closed by the instance; >0: stray bytes, the framing cannot be trusted
+    }
+}
