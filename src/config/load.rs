@@ -1262,7 +1262,12 @@ domain = [{ name = "a.b", account = "1", route = [{ path = "/", service = "S", f
             14,
             "port must be 1-65535",
         );
-        one(&fn_g("upstreams = [\"http://127.0.0.1:80\"]"), 11, 14, "");
+        one(
+            &fn_g("upstreams = [\"http://127.0.0.1:80\"]"),
+            11,
+            14,
+            "write no scheme",
+        );
         one(&fn_g("upstreams = [\"::1:80\"]"), 11, 14, "in brackets");
         one(
             &fn_g("upstreams = [\"builtin:echo2\"]"),

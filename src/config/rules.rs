@@ -147,6 +147,11 @@ pub(super) fn upstream(s: &str) -> Result<UpstreamAddr, String> {
         ));
     }
     let bad = || format!("upstream `{s}` is not `host:port` or `builtin:echo`");
+    if s.contains("://") {
+        return Err(format!(
+            "upstream `{s}` is not `host:port` or `builtin:echo` (write no scheme)"
+        ));
+    }
     let (host, port) = s.rsplit_once(':').ok_or_else(bad)?;
     if host.is_empty() || port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad());
@@ -175,7 +180,9 @@ pub(super) fn upstream(s: &str) -> Result<UpstreamAddr, String> {
     if let Ok(ip) = host.parse::<IpAddr>() {
         return tcp(SocketAddr::new(ip, port));
     }
-    hostname("upstream host", host)?;
+    if host.bytes().any(|b| b <= b' ' || b == b'/' || b == 0x7f) {
+        return Err(bad());
+    }
     let addrs: Vec<SocketAddr> = match (host, port).to_socket_addrs() {
         Ok(a) => a.collect(),
         Err(e) => return Err(format!("upstream `{s}`: cannot resolve `{host}`: {e}")),
