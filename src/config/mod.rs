@@ -4,6 +4,8 @@
 //! `load(path)` / `parse(text, path)` return a fully validated [`Config`] or every error found.
 
 mod load;
+mod reader;
+mod rules;
 
 pub use load::{load, parse};
 
