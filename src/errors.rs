@@ -68,7 +68,12 @@ pub struct FcError {
 
 impl FcError {
     pub fn new(status: u16, code: ErrorCode, message: impl Into<Cow<'static, str>>) -> FcError {
-        FcError { status, code, message: message.into(), allow: None }
+        FcError {
+            status,
+            code,
+            message: message.into(),
+            allow: None,
+        }
     }
 
     /// `{"errorCode":"<Code>","errorMessage":"<text>"}`

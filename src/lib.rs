@@ -3,9 +3,11 @@
 
 pub mod config;
 pub mod errors;
+pub mod explain;
 pub mod http;
-pub mod routing;
+pub mod ops;
 pub mod proxy;
+pub mod routing;
+pub mod runtime;
 pub mod state;
 pub mod upstream;
-pub mod runtime;

@@ -57,7 +57,9 @@ pub fn random_u64() -> u64 {
     if n == 8 {
         u64::from_ne_bytes(v)
     } else {
-        let t = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+        let t = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default();
         t.as_nanos() as u64 ^ (std::process::id() as u64) << 32
     }
 }

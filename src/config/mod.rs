@@ -24,7 +24,11 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.path, self.line, self.col, self.message)
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.path, self.line, self.col, self.message
+        )
     }
 }
 
@@ -98,7 +102,10 @@ impl MethodSet {
     }
     /// `"GET, POST"`, in the order of [`Method::ALL`]; the value of an `Allow` header.
     pub fn allow_header(self) -> String {
-        self.iter().map(Method::as_str).collect::<Vec<_>>().join(", ")
+        self.iter()
+            .map(Method::as_str)
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -117,16 +124,16 @@ pub struct Config {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Server {
-    pub listen: Vec<SocketAddr>,     // default ["127.0.0.1:8080"]
-    pub workers: usize,              // default 0 = one per available core
-    pub pin_workers: bool,           // default true
-    pub max_connections: usize,      // default 100000
-    pub max_header_bytes: usize,     // default 8192
-    pub max_uri_bytes: usize,        // default 4096
-    pub max_body_bytes: u64,         // default 33554432
-    pub header_timeout_ms: u64,      // default 10000
-    pub idle_timeout_ms: u64,        // default 60000
-    pub drain_timeout_ms: u64,       // default 30000
+    pub listen: Vec<SocketAddr>, // default ["127.0.0.1:8080"]
+    pub workers: usize,          // default 0 = one per available core
+    pub pin_workers: bool,       // default true
+    pub max_connections: usize,  // default 100000
+    pub max_header_bytes: usize, // default 8192
+    pub max_uri_bytes: usize,    // default 4096
+    pub max_body_bytes: u64,     // default 33554432
+    pub header_timeout_ms: u64,  // default 10000
+    pub idle_timeout_ms: u64,    // default 60000
+    pub drain_timeout_ms: u64,   // default 30000
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -196,7 +203,7 @@ pub struct Function {
     pub name: String,
     pub qualifier: String, // default "LATEST"
     pub upstreams: Vec<UpstreamAddr>,
-    pub methods: MethodSet, // default all seven
+    pub methods: MethodSet,        // default all seven
     pub subdomain: Option<String>, // stored lowercase
     pub disable_url_internet: bool,
     pub proxy_path: ProxyPath, // default Full
@@ -216,7 +223,7 @@ pub struct Route {
     pub path: String,
     pub service: String,
     pub function: String,
-    pub qualifier: String, // default "LATEST"
+    pub qualifier: String,  // default "LATEST"
     pub methods: MethodSet, // default all seven
     pub rewrites: Vec<Rewrite>,
 }

@@ -8,9 +8,9 @@ pub mod chunked;
 pub mod request;
 pub mod response;
 
-pub use chunked::{ChunkError, ChunkedDecoder, ChunkStep};
-pub use request::{parse_request_head, HeadError, RequestHead, RequestLimits};
-pub use response::{parse_response_head, ResponseBody, ResponseError, ResponseHead};
+pub use chunked::{ChunkError, ChunkStep, ChunkedDecoder};
+pub use request::{HeadError, RequestHead, RequestLimits, parse_request_head};
+pub use response::{ResponseBody, ResponseError, ResponseHead, parse_response_head};
 
 use std::ops::Range;
 

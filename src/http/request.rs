@@ -59,7 +59,10 @@ pub enum HeadError {
 
 /// Parses the request head at the start of `buf`. `Ok(None)`: incomplete, read more (but
 /// `TooLarge` / `UriTooLong` are reported as soon as the bytes already there prove them).
-pub fn parse_request_head(buf: &[u8], limits: &RequestLimits) -> Result<Option<RequestHead>, HeadError> {
+pub fn parse_request_head(
+    buf: &[u8],
+    limits: &RequestLimits,
+) -> Result<Option<RequestHead>, HeadError> {
     let _ = (buf, limits);
     unimplemented!("http::request::parse_request_head")
 }

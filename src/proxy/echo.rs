@@ -63,7 +63,11 @@ pub async fn serve(conn: &mut Conn, w: &Rc<Worker>, generation: &Generation, req
         out.extend_from_slice(body.as_bytes());
     }
     let (res, _) = conn.write_all(out).await;
-    if res.is_err() || close { Next::Close } else { Next::KeepAlive }
+    if res.is_err() || close {
+        Next::Close
+    } else {
+        Next::KeepAlive
+    }
 }
 
 async fn fail(conn: &mut Conn, req: &Request, e: Option<crate::errors::FcError>) -> Next {
@@ -79,8 +83,11 @@ fn echo_json(forwarded: &[u8], body_bytes: u64) -> String {
     let mut parsed = httparse::Request::new(&mut fields);
     let _ = parsed.parse(forwarded);
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    let headers: Vec<[String; 2]> =
-        parsed.headers.iter().map(|h| [h.name.to_string(), text(h.value)]).collect();
+    let headers: Vec<[String; 2]> = parsed
+        .headers
+        .iter()
+        .map(|h| [h.name.to_string(), text(h.value)])
+        .collect();
     serde_json::json!({
         "method": parsed.method.unwrap_or(""),
         "target": parsed.path.unwrap_or(""),
@@ -90,7 +97,12 @@ fn echo_json(forwarded: &[u8], body_bytes: u64) -> String {
     .to_string()
 }
 
-async fn discard_length(conn: &mut Conn, w: &Worker, n: u64, timeout: Duration) -> Result<(), Option<crate::errors::FcError>> {
+async fn discard_length(
+    conn: &mut Conn,
+    w: &Worker,
+    n: u64,
+    timeout: Duration,
+) -> Result<(), Option<crate::errors::FcError>> {
     let now = (conn.buf.len() - conn.pos) as u64;
     let take = now.min(n);
     conn.pos += take as usize;
@@ -112,11 +124,18 @@ async fn discard_length(conn: &mut Conn, w: &Worker, n: u64, timeout: Duration) 
     Ok(())
 }
 
-async fn count_chunked(conn: &mut Conn, w: &Worker, max: u64, timeout: Duration) -> Result<u64, Option<crate::errors::FcError>> {
+async fn count_chunked(
+    conn: &mut Conn,
+    w: &Worker,
+    max: u64,
+    timeout: Duration,
+) -> Result<u64, Option<crate::errors::FcError>> {
     let mut dec = ChunkedDecoder::new();
     let mut total = 0u64;
     loop {
-        let step = dec.step(&conn.buf[conn.pos..]).map_err(|crate::http::ChunkError::Malformed(why)| Some(error::bad_body(why)))?;
+        let step = dec
+            .step(&conn.buf[conn.pos..])
+            .map_err(|crate::http::ChunkError::Malformed(why)| Some(error::bad_body(why)))?;
         total += step.data.len() as u64;
         conn.pos += step.consumed;
         if total > max {
@@ -168,7 +187,10 @@ pub async fn tunnel(conn: &mut Conn, mut up: TcpStream, rb: Vec<u8>, head_len: u
     let (Ok(mut client_w), Ok(mut up_w)) = (dup_stream(&conn.stream), dup_stream(&up)) else {
         return;
     };
-    monoio::join!(pipe(&mut conn.stream, &mut up_w), pipe(&mut up, &mut client_w));
+    monoio::join!(
+        pipe(&mut conn.stream, &mut up_w),
+        pipe(&mut up, &mut client_w)
+    );
 }
 
 fn dup_stream(s: &TcpStream) -> std::io::Result<TcpStream> {

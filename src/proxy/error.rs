@@ -10,27 +10,47 @@ use super::RequestId;
 
 pub fn from_head_error(e: HeadError) -> FcError {
     match e {
-        HeadError::TooLarge => FcError::new(431, ErrorCode::InvalidArgument, "request header fields too large"),
-        HeadError::UriTooLong => FcError::new(414, ErrorCode::InvalidArgument, "request-target too long"),
+        HeadError::TooLarge => FcError::new(
+            431,
+            ErrorCode::InvalidArgument,
+            "request header fields too large",
+        ),
+        HeadError::UriTooLong => {
+            FcError::new(414, ErrorCode::InvalidArgument, "request-target too long")
+        }
         HeadError::Malformed(why) => FcError::new(400, ErrorCode::BadRequest, why),
-        HeadError::VersionNotSupported => {
-            FcError::new(505, ErrorCode::VersionNotSupported, "only HTTP/1.0 and HTTP/1.1 are supported")
-        }
-        HeadError::UnsupportedTransferCoding => {
-            FcError::new(501, ErrorCode::NotImplemented, "transfer-coding other than chunked")
-        }
-        HeadError::UnknownExpectation => {
-            FcError::new(417, ErrorCode::ExpectationFailed, "only Expect: 100-continue is supported")
-        }
+        HeadError::VersionNotSupported => FcError::new(
+            505,
+            ErrorCode::VersionNotSupported,
+            "only HTTP/1.0 and HTTP/1.1 are supported",
+        ),
+        HeadError::UnsupportedTransferCoding => FcError::new(
+            501,
+            ErrorCode::NotImplemented,
+            "transfer-coding other than chunked",
+        ),
+        HeadError::UnknownExpectation => FcError::new(
+            417,
+            ErrorCode::ExpectationFailed,
+            "only Expect: 100-continue is supported",
+        ),
     }
 }
 
 pub fn timeout() -> FcError {
-    FcError::new(408, ErrorCode::RequestTimeout, "request not received in time")
+    FcError::new(
+        408,
+        ErrorCode::RequestTimeout,
+        "request not received in time",
+    )
 }
 
 pub fn too_large() -> FcError {
-    FcError::new(413, ErrorCode::EntityTooLarge, "request body larger than max_body_bytes")
+    FcError::new(
+        413,
+        ErrorCode::EntityTooLarge,
+        "request body larger than max_body_bytes",
+    )
 }
 
 pub fn bad_body(why: &'static str) -> FcError {
@@ -38,7 +58,11 @@ pub fn bad_body(why: &'static str) -> FcError {
 }
 
 pub fn unreachable() -> FcError {
-    FcError::new(502, ErrorCode::FunctionNotReachable, "no function instance accepted a connection")
+    FcError::new(
+        502,
+        ErrorCode::FunctionNotReachable,
+        "no function instance accepted a connection",
+    )
 }
 
 pub fn bad_response(why: &'static str) -> FcError {
@@ -46,7 +70,11 @@ pub fn bad_response(why: &'static str) -> FcError {
 }
 
 pub fn upstream_timeout() -> FcError {
-    FcError::new(504, ErrorCode::FunctionTimeout, "function instance did not answer in time")
+    FcError::new(
+        504,
+        ErrorCode::FunctionTimeout,
+        "function instance did not answer in time",
+    )
 }
 
 pub fn exhausted(why: &'static str) -> FcError {

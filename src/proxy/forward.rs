@@ -40,7 +40,12 @@ fn is_name(buf: &[u8], f: &crate::http::HeaderField, lower: &[u8]) -> bool {
 
 /// Fills `hv` with the head the instance receives (SPEC.md section 4). `hv.recv` holds the
 /// client's bytes; `body_now` is the part of the body that came with the head.
-pub fn build_request_head(hv: &mut HeadVec, req: &Request, peer: SocketAddr, body_now: std::ops::Range<usize>) {
+pub fn build_request_head(
+    hv: &mut HeadVec,
+    req: &Request,
+    peer: SocketAddr,
+    body_now: std::ops::Range<usize>,
+) {
     let head = &req.head;
     let f = &req.target.function;
     let extra = &mut hv.extra;
@@ -69,7 +74,10 @@ pub fn build_request_head(hv: &mut HeadVec, req: &Request, peer: SocketAddr, bod
         extra.extend_from_slice(v.get(&hv.recv));
         extra.extend_from_slice(b", ");
     }
-    let _ = write!(extra, "{ip}\r\nx-forwarded-proto: http\r\nx-real-ip: {ip}\r\n");
+    let _ = write!(
+        extra,
+        "{ip}\r\nx-forwarded-proto: http\r\nx-real-ip: {ip}\r\n"
+    );
     match head.body {
         BodyKind::Length(n) => {
             let _ = write!(extra, "content-length: {n}\r\n");
@@ -91,7 +99,8 @@ pub fn build_request_head(hv: &mut HeadVec, req: &Request, peer: SocketAddr, bod
     }
     hv.static_piece(b" HTTP/1.1\r\n");
     for h in &head.headers {
-        if h.forward && !is_name(&hv.recv, h, b"content-length") && !is_name(&hv.recv, h, b"expect") {
+        if h.forward && !is_name(&hv.recv, h, b"content-length") && !is_name(&hv.recv, h, b"expect")
+        {
             hv.recv_piece(h.line.range());
         }
     }
@@ -107,7 +116,12 @@ enum Fail {
     Cut,
 }
 
-pub async fn forward(conn: &mut Conn, w: &Rc<Worker>, generation: &Generation, req: Request) -> Next {
+pub async fn forward(
+    conn: &mut Conn,
+    w: &Rc<Worker>,
+    generation: &Generation,
+    req: Request,
+) -> Next {
     match forward_inner(conn, w, generation, &req).await {
         Ok(next) => next,
         Err(Fail::Answer(e)) => {
@@ -129,7 +143,12 @@ async fn connect(addr: SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
     }
 }
 
-async fn forward_inner(conn: &mut Conn, w: &Rc<Worker>, generation: &Generation, req: &Request) -> Result<Next, Fail> {
+async fn forward_inner(
+    conn: &mut Conn,
+    w: &Rc<Worker>,
+    generation: &Generation,
+    req: &Request,
+) -> Result<Next, Fail> {
     let cfg = &generation.config;
     let addrs: SmallVec<[SocketAddr; 8]> = req
         .target
@@ -166,7 +185,11 @@ async fn forward_inner(conn: &mut Conn, w: &Rc<Worker>, generation: &Generation,
             return Err(Fail::Answer(error::unreachable()));
         };
         let inst = out.instance().clone();
-        let pooled = if fresh_only { None } else { w.upstreams.take_idle(&inst) };
+        let pooled = if fresh_only {
+            None
+        } else {
+            w.upstreams.take_idle(&inst)
+        };
         let is_pooled = pooled.is_some();
         let mut up = match pooled {
             Some(c) => c,
@@ -209,11 +232,19 @@ async fn forward_inner(conn: &mut Conn, w: &Rc<Worker>, generation: &Generation,
             BodyKind::Length(n) => {
                 let rest = n - body_now.len() as u64;
                 if rest > 0 {
-                    stream_length_body(conn, w, &mut up, rest, cfg.server.header_timeout_ms).await?;
+                    stream_length_body(conn, w, &mut up, rest, cfg.server.header_timeout_ms)
+                        .await?;
                 }
             }
             BodyKind::Chunked => {
-                stream_chunked_body(conn, w, &mut up, cfg.server.max_body_bytes, cfg.server.header_timeout_ms).await?;
+                stream_chunked_body(
+                    conn,
+                    w,
+                    &mut up,
+                    cfg.server.max_body_bytes,
+                    cfg.server.header_timeout_ms,
+                )
+                .await?;
             }
             BodyKind::None => {}
         }
@@ -229,7 +260,9 @@ async fn forward_inner(conn: &mut Conn, w: &Rc<Worker>, generation: &Generation,
                 continue 'attempt;
             }
             Err(HeadFail::ClosedEarly) => {
-                return Err(Fail::Answer(error::bad_response("function instance closed the connection without answering")));
+                return Err(Fail::Answer(error::bad_response(
+                    "function instance closed the connection without answering",
+                )));
             }
             Err(HeadFail::Bad(why)) => return Err(Fail::Answer(error::bad_response(why))),
             Err(HeadFail::TimedOut) => return Err(Fail::Answer(error::upstream_timeout())),
@@ -239,7 +272,13 @@ async fn forward_inner(conn: &mut Conn, w: &Rc<Worker>, generation: &Generation,
     relay_response(conn, w, req, up, outstanding, rbuf, resp).await
 }
 
-async fn stream_length_body(conn: &mut Conn, w: &Worker, up: &mut TcpStream, mut rest: u64, timeout_ms: u64) -> Result<(), Fail> {
+async fn stream_length_body(
+    conn: &mut Conn,
+    w: &Worker,
+    up: &mut TcpStream,
+    mut rest: u64,
+    timeout_ms: u64,
+) -> Result<(), Fail> {
     // Nothing of the body is left in conn.buf past conn.pos: read straight into a stream buffer,
     // never past the body's end (pipelined bytes stay in the socket).
     let mut sb = w.take_buf();
@@ -260,7 +299,9 @@ async fn stream_length_body(conn: &mut Conn, w: &Worker, up: &mut TcpStream, mut
         let (res, b) = up.write_all(sb).await;
         sb = b;
         if res.is_err() {
-            return Err(Fail::Answer(error::bad_response("function instance stopped reading the request")));
+            return Err(Fail::Answer(error::bad_response(
+                "function instance stopped reading the request",
+            )));
         }
     }
     w.give_buf(sb);
@@ -268,7 +309,11 @@ async fn stream_length_body(conn: &mut Conn, w: &Worker, up: &mut TcpStream, mut
 }
 
 /// Writes one chunk (`size CRLF data CRLF`) of `data` (a range of `hv.recv`).
-async fn write_chunk(up: &mut TcpStream, mut hv: HeadVec, data: std::ops::Range<usize>) -> (io::Result<()>, HeadVec) {
+async fn write_chunk(
+    up: &mut TcpStream,
+    mut hv: HeadVec,
+    data: std::ops::Range<usize>,
+) -> (io::Result<()>, HeadVec) {
     let recv = std::mem::take(&mut hv.recv);
     hv.reset(recv);
     let mut line = [0u8; 18];
@@ -281,7 +326,13 @@ async fn write_chunk(up: &mut TcpStream, mut hv: HeadVec, data: std::ops::Range<
     hv.write_all(up).await
 }
 
-async fn stream_chunked_body(conn: &mut Conn, w: &Worker, up: &mut TcpStream, max_body: u64, timeout_ms: u64) -> Result<(), Fail> {
+async fn stream_chunked_body(
+    conn: &mut Conn,
+    w: &Worker,
+    up: &mut TcpStream,
+    max_body: u64,
+    timeout_ms: u64,
+) -> Result<(), Fail> {
     let mut dec = ChunkedDecoder::new();
     let mut total: u64 = 0;
     let timeout = Duration::from_millis(timeout_ms);
@@ -289,7 +340,9 @@ async fn stream_chunked_body(conn: &mut Conn, w: &Worker, up: &mut TcpStream, ma
     loop {
         let step = match dec.step(&conn.buf[conn.pos..]) {
             Ok(s) => s,
-            Err(crate::http::ChunkError::Malformed(why)) => return Err(Fail::Answer(error::bad_body(why))),
+            Err(crate::http::ChunkError::Malformed(why)) => {
+                return Err(Fail::Answer(error::bad_body(why)));
+            }
         };
         let data = conn.pos + step.data.start..conn.pos + step.data.end;
         conn.pos += step.consumed;
@@ -304,13 +357,17 @@ async fn stream_chunked_body(conn: &mut Conn, w: &Worker, up: &mut TcpStream, ma
             conn.buf = std::mem::take(&mut hv.recv);
             conn.hv = hv;
             if res.is_err() {
-                return Err(Fail::Answer(error::bad_response("function instance stopped reading the request")));
+                return Err(Fail::Answer(error::bad_response(
+                    "function instance stopped reading the request",
+                )));
             }
         }
         if step.done {
             let (res, _) = up.write_all(&b"0\r\n\r\n"[..]).await;
             if res.is_err() {
-                return Err(Fail::Answer(error::bad_response("function instance stopped reading the request")));
+                return Err(Fail::Answer(error::bad_response(
+                    "function instance stopped reading the request",
+                )));
             }
             return Ok(());
         }
@@ -353,7 +410,9 @@ async fn read_response_head(
             match parse_response_head(&rb, is_head, MAX_RESPONSE_HEAD) {
                 Ok(Some(h)) => return Ok((rb, h)),
                 Ok(None) => {}
-                Err(ResponseError::TooLarge) => return Err(HeadFail::Bad("response head too large")),
+                Err(ResponseError::TooLarge) => {
+                    return Err(HeadFail::Bad("response head too large"));
+                }
                 Err(ResponseError::Malformed(why)) => return Err(HeadFail::Bad(why)),
             }
             if rb.len() >= MAX_RESPONSE_HEAD {
@@ -370,7 +429,11 @@ async fn read_response_head(
                 rb = s.into_inner();
                 match res {
                     Ok(0) | Err(_) if rb.is_empty() => return Err(HeadFail::ClosedEarly),
-                    Ok(0) | Err(_) => return Err(HeadFail::Bad("function instance closed the connection mid-head")),
+                    Ok(0) | Err(_) => {
+                        return Err(HeadFail::Bad(
+                            "function instance closed the connection mid-head",
+                        ));
+                    }
                     Ok(_) => {}
                 }
             }
@@ -407,7 +470,8 @@ async fn relay_response(
             }
         }
         rb.drain(..resp.head_len);
-        let deadline = Instant::now() + Duration::from_millis(generation.config.upstream.response_timeout_ms);
+        let deadline =
+            Instant::now() + Duration::from_millis(generation.config.upstream.response_timeout_ms);
         match parse_response_head(&rb, req.is_head, MAX_RESPONSE_HEAD) {
             Ok(Some(h)) => resp = h,
             Ok(None) => {
@@ -415,7 +479,11 @@ async fn relay_response(
                     Ok(x) => x,
                     Err(HeadFail::TimedOut) => return Err(Fail::Answer(error::upstream_timeout())),
                     Err(HeadFail::Bad(why)) => return Err(Fail::Answer(error::bad_response(why))),
-                    Err(HeadFail::ClosedEarly) => return Err(Fail::Answer(error::bad_response("function instance closed the connection mid-head"))),
+                    Err(HeadFail::ClosedEarly) => {
+                        return Err(Fail::Answer(error::bad_response(
+                            "function instance closed the connection mid-head",
+                        )));
+                    }
                 };
                 rb = b;
                 resp = h;
@@ -426,7 +494,9 @@ async fn relay_response(
 
     let upgrade = resp.status == 101;
     if upgrade && !req.head.upgrade {
-        return Err(Fail::Answer(error::bad_response("101 to a request that did not ask to upgrade")));
+        return Err(Fail::Answer(error::bad_response(
+            "101 to a request that did not ask to upgrade",
+        )));
     }
 
     // How the client gets the body.
@@ -522,7 +592,12 @@ async fn relay_response(
     Ok(if close { Next::Close } else { Next::KeepAlive })
 }
 
-async fn read_more_head(up: &mut TcpStream, rb: Vec<u8>, is_head: bool, deadline: Instant) -> Result<(Vec<u8>, ResponseHead), HeadFail> {
+async fn read_more_head(
+    up: &mut TcpStream,
+    rb: Vec<u8>,
+    is_head: bool,
+    deadline: Instant,
+) -> Result<(Vec<u8>, ResponseHead), HeadFail> {
     // Keep the bytes already there: read_response_head clears, so re-parse manually.
     let mut rb = rb;
     loop {
@@ -563,7 +638,12 @@ async fn read_some<R: AsyncReadRent>(r: &mut R, rb: &mut Vec<u8>, max: usize) ->
 }
 
 /// Streams the rest of a length-delimited body. Ok(true): complete.
-async fn relay_length(conn: &mut Conn, up: &mut TcpStream, rb: &mut Vec<u8>, mut rest: u64) -> Result<bool, Fail> {
+async fn relay_length(
+    conn: &mut Conn,
+    up: &mut TcpStream,
+    rb: &mut Vec<u8>,
+    mut rest: u64,
+) -> Result<bool, Fail> {
     while rest > 0 {
         let n = match read_some(up, rb, rest.min(usize::MAX as u64) as usize).await {
             Ok(0) | Err(_) => return Err(Fail::Cut),
@@ -582,7 +662,13 @@ async fn relay_length(conn: &mut Conn, up: &mut TcpStream, rb: &mut Vec<u8>, mut
 
 /// Streams a chunked body starting at `rb[start..]`, re-encoded for the client (or decoded
 /// for an HTTP/1.0 client). Ok(true): complete, and nothing followed it.
-async fn relay_chunked(conn: &mut Conn, up: &mut TcpStream, rb: &mut Vec<u8>, mut pos: usize, chunked: bool) -> Result<bool, Fail> {
+async fn relay_chunked(
+    conn: &mut Conn,
+    up: &mut TcpStream,
+    rb: &mut Vec<u8>,
+    mut pos: usize,
+    chunked: bool,
+) -> Result<bool, Fail> {
     let mut dec = ChunkedDecoder::new();
     loop {
         let step = dec.step(&rb[pos..]).map_err(|_| Fail::Cut)?;
@@ -626,7 +712,13 @@ async fn relay_chunked(conn: &mut Conn, up: &mut TcpStream, rb: &mut Vec<u8>, mu
 }
 
 /// Streams a close-delimited body until the instance closes.
-async fn relay_until_close(conn: &mut Conn, up: &mut TcpStream, rb: &mut Vec<u8>, start: usize, chunked: bool) -> Result<(), Fail> {
+async fn relay_until_close(
+    conn: &mut Conn,
+    up: &mut TcpStream,
+    rb: &mut Vec<u8>,
+    start: usize,
+    chunked: bool,
+) -> Result<(), Fail> {
     let mut data = start..rb.len();
     loop {
         if !data.is_empty() {

@@ -35,7 +35,13 @@ unsafe impl IoVecBuf for HeadVec {
 
 impl HeadVec {
     pub fn new() -> HeadVec {
-        HeadVec { recv: Vec::new(), extra: Vec::new(), iov: Vec::with_capacity(16), next: 0, remaining: 0 }
+        HeadVec {
+            recv: Vec::new(),
+            extra: Vec::new(),
+            iov: Vec::with_capacity(16),
+            next: 0,
+            remaining: 0,
+        }
     }
 
     /// Starts a new message over `recv`; `extra` is cleared, its capacity kept.
@@ -59,7 +65,10 @@ impl HeadVec {
                 return;
             }
         }
-        self.iov.push(libc::iovec { iov_base: ptr as *mut libc::c_void, iov_len: len });
+        self.iov.push(libc::iovec {
+            iov_base: ptr as *mut libc::c_void,
+            iov_len: len,
+        });
         self.remaining += len;
     }
 
@@ -106,7 +115,10 @@ impl HeadVec {
 
     /// Writes every piece, in as few `writev` calls as the socket allows. The buffers come
     /// back in the returned value whatever happens.
-    pub async fn write_all<W: AsyncWriteRent>(mut self, w: &mut W) -> (std::io::Result<()>, HeadVec) {
+    pub async fn write_all<W: AsyncWriteRent>(
+        mut self,
+        w: &mut W,
+    ) -> (std::io::Result<()>, HeadVec) {
         while self.remaining > 0 {
             let (res, back) = w.writev(self).await;
             self = back;
@@ -135,7 +147,9 @@ impl HeadVec {
     pub fn concat_into(&self, out: &mut Vec<u8>) {
         for v in &self.iov[self.next..] {
             // SAFETY: see the IoVecBuf impl: every iovec points at live bytes we own or 'static.
-            out.extend_from_slice(unsafe { std::slice::from_raw_parts(v.iov_base as *const u8, v.iov_len) });
+            out.extend_from_slice(unsafe {
+                std::slice::from_raw_parts(v.iov_base as *const u8, v.iov_len)
+            });
         }
     }
 }

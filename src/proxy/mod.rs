@@ -72,7 +72,9 @@ impl Worker {
         if !Arc::ptr_eq(&cached, &current) {
             let up = &current.config.upstream;
             self.upstreams.max_idle.set(up.max_idle_per_upstream);
-            self.upstreams.idle_timeout.set(Duration::from_millis(up.idle_timeout_ms));
+            self.upstreams
+                .idle_timeout
+                .set(Duration::from_millis(up.idle_timeout_ms));
             *cached = Rc::new(arc_swap::Guard::into_inner(current));
         }
         cached.clone()
@@ -85,7 +87,10 @@ impl Worker {
     }
 
     pub fn take_buf(&self) -> Vec<u8> {
-        self.spare.borrow_mut().pop().unwrap_or_else(|| Vec::with_capacity(STREAM_BUF))
+        self.spare
+            .borrow_mut()
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(STREAM_BUF))
     }
 
     pub fn give_buf(&self, mut b: Vec<u8>) {
@@ -177,7 +182,13 @@ pub enum Next {
 /// Serves one client connection until it closes, times out or fails.
 pub async fn serve_connection(stream: TcpStream, peer: SocketAddr, w: Rc<Worker>) {
     let _ = stream.set_nodelay(true);
-    let mut conn = Conn { stream, peer, buf: Vec::with_capacity(INITIAL_BUF), pos: 0, hv: HeadVec::new() };
+    let mut conn = Conn {
+        stream,
+        peer,
+        buf: Vec::with_capacity(INITIAL_BUF),
+        pos: 0,
+        hv: HeadVec::new(),
+    };
     let mut first = true;
     loop {
         let generation = w.generation();
@@ -188,7 +199,11 @@ pub async fn serve_connection(stream: TcpStream, peer: SocketAddr, w: Rc<Worker>
             max_headers: MAX_HEADERS,
         };
         conn.compact();
-        let idle = Duration::from_millis(if first { server.header_timeout_ms } else { server.idle_timeout_ms });
+        let idle = Duration::from_millis(if first {
+            server.header_timeout_ms
+        } else {
+            server.idle_timeout_ms
+        });
         let header_timeout = Duration::from_millis(server.header_timeout_ms);
         let head = match read_head(&mut conn, &limits, idle, header_timeout).await {
             HeadRead::Head(h) => h,
@@ -216,8 +231,17 @@ enum HeadRead {
     Failed(FcError),
 }
 
-async fn read_head(conn: &mut Conn, limits: &RequestLimits, idle: Duration, header_timeout: Duration) -> HeadRead {
-    let mut deadline = if conn.buf.is_empty() { None } else { Some(Instant::now() + header_timeout) };
+async fn read_head(
+    conn: &mut Conn,
+    limits: &RequestLimits,
+    idle: Duration,
+    header_timeout: Duration,
+) -> HeadRead {
+    let mut deadline = if conn.buf.is_empty() {
+        None
+    } else {
+        Some(Instant::now() + header_timeout)
+    };
     let cap_limit = limits.max_header_bytes + 1;
     loop {
         if !conn.buf.is_empty() {
@@ -251,7 +275,11 @@ async fn read_head(conn: &mut Conn, limits: &RequestLimits, idle: Duration, head
                 // The read future was dropped with the buffer in it.
                 conn.buf = Vec::with_capacity(INITIAL_BUF);
                 conn.pos = 0;
-                return if had_bytes { HeadRead::Failed(error::timeout()) } else { HeadRead::Closed };
+                return if had_bytes {
+                    HeadRead::Failed(error::timeout())
+                } else {
+                    HeadRead::Closed
+                };
             }
         }
     }
@@ -296,7 +324,10 @@ impl Bytes {
                 let base = buf.as_ptr() as usize;
                 if start >= base && start + s.len() <= base + buf.len() {
                     let off = (start - base) as u32;
-                    Bytes::Span(Span { start: off, end: off + s.len() as u32 })
+                    Bytes::Span(Span {
+                        start: off,
+                        end: off + s.len() as u32,
+                    })
                 } else {
                     Bytes::Owned(s.to_vec())
                 }
@@ -320,15 +351,28 @@ pub struct Target {
     pub base_path: Option<Bytes>,
 }
 
-async fn handle_request(conn: &mut Conn, w: &Rc<Worker>, generation: &Generation, head: RequestHead) -> Next {
+async fn handle_request(
+    conn: &mut Conn,
+    w: &Rc<Worker>,
+    generation: &Generation,
+    head: RequestHead,
+) -> Next {
     let id = w.next_request_id();
     let is_head = head.method.get(&conn.buf) == b"HEAD";
     let keep_alive = head.keep_alive;
 
     let decision = {
-        let view = HeadView { buf: &conn.buf, head: &head };
+        let view = HeadView {
+            buf: &conn.buf,
+            head: &head,
+        };
         let host = head.host.map(|s| s.get(&conn.buf));
-        match generation.table.resolve(head.method.get(&conn.buf), host, head.target.get(&conn.buf), &view) {
+        match generation.table.resolve(
+            head.method.get(&conn.buf),
+            host,
+            head.target.get(&conn.buf),
+            &view,
+        ) {
             Decision::Routed(r) => Ok(Target {
                 mode: r.mode,
                 function: r.function.clone(),
@@ -354,12 +398,19 @@ async fn handle_request(conn: &mut Conn, w: &Rc<Worker>, generation: &Generation
         }
     }
     if head.expect_continue && head.body != crate::http::BodyKind::None {
-        let (res, _) = conn.write_all(b"HTTP/1.1 100 Continue\r\n\r\n".to_vec()).await;
+        let (res, _) = conn
+            .write_all(b"HTTP/1.1 100 Continue\r\n\r\n".to_vec())
+            .await;
         if res.is_err() {
             return Next::Close;
         }
     }
-    let req = forward::Request { head, id, is_head, target };
+    let req = forward::Request {
+        head,
+        id,
+        is_head,
+        target,
+    };
     let echo = matches!(req.target.function.instances.first(), Some(Instance::Echo));
     if echo {
         echo::serve(conn, w, generation, req).await

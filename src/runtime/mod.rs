@@ -35,7 +35,9 @@ impl Driver {
             Err(_) | Ok("") | Ok("auto") => Ok(Driver::Auto),
             Ok("uring") | Ok("io_uring") => Ok(Driver::Uring),
             Ok("epoll") | Ok("legacy") => Ok(Driver::Epoll),
-            Ok(other) => Err(format!("FCGATE_DRIVER={other}: expected uring, epoll or auto")),
+            Ok(other) => Err(format!(
+                "FCGATE_DRIVER={other}: expected uring, epoll or auto"
+            )),
         }
     }
 }
@@ -73,11 +75,17 @@ pub fn start(shared: Arc<Shared>, driver: Driver) -> Result<Vec<JoinHandle<()>>,
     let generation = shared.current.load_full();
     let server = &generation.config.server;
     let n = if server.workers == 0 {
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
     } else {
         server.workers
     };
-    let cores = if server.pin_workers { core_affinity::get_core_ids().unwrap_or_default() } else { Vec::new() };
+    let cores = if server.pin_workers {
+        core_affinity::get_core_ids().unwrap_or_default()
+    } else {
+        Vec::new()
+    };
     let (tx, rx) = mpsc::channel::<Result<&'static str, String>>();
     let mut threads = Vec::with_capacity(n);
     for i in 0..n {
@@ -109,7 +117,12 @@ pub fn start(shared: Arc<Shared>, driver: Driver) -> Result<Vec<JoinHandle<()>>,
         "fcgate: {} worker(s), driver {}, listening on {}",
         n,
         drivers.first().copied().unwrap_or("?"),
-        server.listen.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", ")
+        server
+            .listen
+            .iter()
+            .map(|a| a.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
     ));
     Ok(threads)
 }
@@ -124,7 +137,11 @@ fn run_worker(id: u16, shared: Arc<Shared>, listen: Vec<SocketAddr>, driver: Dri
         Driver::Auto => monoio::utils::detect_uring(),
     };
     if use_uring {
-        match monoio::RuntimeBuilder::<monoio::IoUringDriver>::new().with_entries(entries).enable_timer().build() {
+        match monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
+            .with_entries(entries)
+            .enable_timer()
+            .build()
+        {
             Ok(mut rt) => return rt.block_on(worker_main(id, shared, listen, "io_uring", ready)),
             Err(e) if driver == Driver::Uring => {
                 let _ = ready.send(Err(format!("io_uring runtime: {e}")));
@@ -133,7 +150,10 @@ fn run_worker(id: u16, shared: Arc<Shared>, listen: Vec<SocketAddr>, driver: Dri
             Err(_) => {}
         }
     }
-    match monoio::RuntimeBuilder::<monoio::LegacyDriver>::new().enable_timer().build() {
+    match monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+        .enable_timer()
+        .build()
+    {
         Ok(mut rt) => rt.block_on(worker_main(id, shared, listen, "epoll", ready)),
         Err(e) => {
             let _ = ready.send(Err(format!("epoll runtime: {e}")));
@@ -141,9 +161,18 @@ fn run_worker(id: u16, shared: Arc<Shared>, listen: Vec<SocketAddr>, driver: Dri
     }
 }
 
-async fn worker_main(id: u16, shared: Arc<Shared>, listen: Vec<SocketAddr>, driver: &'static str, ready: Ready) {
+async fn worker_main(
+    id: u16,
+    shared: Arc<Shared>,
+    listen: Vec<SocketAddr>,
+    driver: &'static str,
+    ready: Ready,
+) {
     let worker = Rc::new(Worker::new(id, shared.clone()));
-    let opts = ListenerOpts::new().reuse_port(true).reuse_addr(true).backlog(4096);
+    let opts = ListenerOpts::new()
+        .reuse_port(true)
+        .reuse_addr(true)
+        .backlog(4096);
     let mut listeners = Vec::new();
     for addr in &listen {
         match TcpListener::bind_with_config(addr, &opts) {
@@ -254,7 +283,15 @@ pub mod log {
 
     pub fn set_level(level: crate::config::LogLevel) {
         use crate::config::LogLevel::*;
-        LEVEL.store(match level { Error => 0, Warn => 1, Info => 2, Debug => 3 }, Ordering::Relaxed);
+        LEVEL.store(
+            match level {
+                Error => 0,
+                Warn => 1,
+                Info => 2,
+                Debug => 3,
+            },
+            Ordering::Relaxed,
+        );
     }
     fn emit(l: u8, tag: &str, msg: &str) {
         if LEVEL.load(Ordering::Relaxed) >= l {

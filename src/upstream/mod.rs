@@ -51,7 +51,9 @@ impl Outstanding {
 
 impl Drop for Outstanding {
     fn drop(&mut self) {
-        self.0.outstanding.set(self.0.outstanding.get().saturating_sub(1));
+        self.0
+            .outstanding
+            .set(self.0.outstanding.get().saturating_sub(1));
     }
 }
 
@@ -124,7 +126,11 @@ impl Upstreams {
                 j += 1;
             }
             let (a, b) = (&states[i], &states[j]);
-            if b.outstanding.get() < a.outstanding.get() { b.clone() } else { a.clone() }
+            if b.outstanding.get() < a.outstanding.get() {
+                b.clone()
+            } else {
+                a.clone()
+            }
         };
         chosen.outstanding.set(chosen.outstanding.get() + 1);
         Some(Outstanding(chosen))
@@ -156,7 +162,9 @@ impl Upstreams {
         let now = Instant::now();
         let timeout = self.idle_timeout.get();
         for inst in self.instances.borrow().values() {
-            inst.idle.borrow_mut().retain(|(_, since)| now.duration_since(*since) < timeout);
+            inst.idle
+                .borrow_mut()
+                .retain(|(_, since)| now.duration_since(*since) < timeout);
         }
     }
 
@@ -169,7 +177,11 @@ impl Upstreams {
 
     /// Number of idle pooled connections, over all instances.
     pub fn idle_count(&self) -> usize {
-        self.instances.borrow().values().map(|i| i.idle.borrow().len()).sum()
+        self.instances
+            .borrow()
+            .values()
+            .map(|i| i.idle.borrow().len())
+            .sum()
     }
 }
 
