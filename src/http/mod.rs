@@ -5,12 +5,13 @@
 //! never a `String` per header.
 
 pub mod chunked;
+pub mod fields;
 pub mod request;
 pub mod response;
 
-pub use chunked::{ChunkError, ChunkedDecoder, ChunkStep};
-pub use request::{parse_request_head, HeadError, RequestHead, RequestLimits};
-pub use response::{parse_response_head, ResponseBody, ResponseError, ResponseHead};
+pub use chunked::{ChunkError, ChunkStep, ChunkedDecoder, LAST_CHUNK, chunk_size_line};
+pub use request::{HeadError, RequestHead, RequestLimits, parse_request_head};
+pub use response::{ResponseBody, ResponseError, ResponseHead, parse_response_head};
 
 use std::ops::Range;
 
