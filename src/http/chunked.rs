@@ -293,3 +293,391 @@ fn is_qdtext(b: u8) -> bool {
         || (0x5d..=0x7e).contains(&b)
         || b >= 0x80
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Feeds `input` in one piece, stepping until done or the input is used up.
+    fn decode_pieces(pieces: &[&[u8]]) -> Result<(Vec<u8>, usize, bool), ChunkError> {
+        let mut dec = ChunkedDecoder::new();
+        let mut out = Vec::new();
+        let mut total = 0;
+        for piece in pieces {
+            let mut rest: &[u8] = piece;
+            loop {
+                let step = dec.step(rest)?;
+                assert!(step.data.end <= step.consumed && step.data.start <= step.data.end);
+                out.extend_from_slice(&rest[step.data.clone()]);
+                total += step.consumed;
+                rest = &rest[step.consumed..];
+                if step.done {
+                    assert!(dec.is_done());
+                    return Ok((out, total, true));
+                }
+                if rest.is_empty() {
+                    break;
+                }
+            }
+        }
+        Ok((out, total, false))
+    }
+
+    fn decode(input: &[u8]) -> Result<(Vec<u8>, usize, bool), ChunkError> {
+        decode_pieces(&[input])
+    }
+
+    fn decoded(input: &[u8]) -> Vec<u8> {
+        let (out, consumed, done) =
+            decode(input).unwrap_or_else(|e| panic!("{:?}: {e:?}", String::from_utf8_lossy(input)));
+        assert!(done, "{:?} not done", String::from_utf8_lossy(input));
+        assert_eq!(consumed, input.len());
+        out
+    }
+
+    macro_rules! rejects {
+        ($($name:ident: $input:expr,)*) => {$(
+            #[test]
+            fn $name() {
+                let input: Vec<u8> = $input.to_vec();
+                let r = decode(&input);
+                assert!(matches!(r, Err(ChunkError::Malformed(_))), "{:?} -> {r:?}",
+                    String::from_utf8_lossy(&input));
+            }
+        )*};
+    }
+
+    macro_rules! accepts {
+        ($($name:ident: $input:expr => $data:expr;)*) => {$(
+            #[test]
+            fn $name() {
+                let input: Vec<u8> = $input.to_vec();
+                assert_eq!(decoded(&input), $data.to_vec());
+            }
+        )*};
+    }
+
+    accepts! {
+        one_chunk: b"5\r\nhello\r\n0\r\n\r\n" => b"hello";
+        two_chunks: b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n" => b"hello world";
+        empty_body: b"0\r\n\r\n" => b"";
+        uppercase_hex: b"A\r\n0123456789\r\n0\r\n\r\n" => b"0123456789";
+        lowercase_hex: b"a\r\n0123456789\r\n0\r\n\r\n" => b"0123456789";
+        leading_zeros: b"0005\r\nhello\r\n000\r\n\r\n" => b"hello";
+        sixteen_digits: b"0000000000000003\r\nabc\r\n0\r\n\r\n" => b"abc";
+        ext_name: b"5;foo\r\nhello\r\n0\r\n\r\n" => b"hello";
+        ext_token_value: b"5;foo=bar\r\nhello\r\n0;last=1\r\n\r\n" => b"hello";
+        ext_quoted_value: b"5;foo=\"b a;r\\\"x\"\r\nhello\r\n0\r\n\r\n" => b"hello";
+        ext_several: b"5;a;b=c;d=\"e\"\r\nhello\r\n0\r\n\r\n" => b"hello";
+        trailer_fields: b"5\r\nhello\r\n0\r\nX-Checksum: abc\r\nX-Other:\tv w\r\n\r\n" => b"hello";
+        trailer_empty_value: b"0\r\nX-T:\r\n\r\n" => b"";
+        data_with_crlf_inside: b"4\r\n\r\n\r\n\r\n0\r\n\r\n" => b"\r\n\r\n";
+        binary_data: b"3\r\n\0\xff\n\r\n0\r\n\r\n" => b"\0\xff\n";
+    }
+
+    rejects! {
+        size_0x_prefix: b"0x5\r\nhello\r\n0\r\n\r\n",
+        size_trailing_space: b"5 \r\nhello\r\n0\r\n\r\n",
+        size_leading_space: b" 5\r\nhello\r\n0\r\n\r\n",
+        size_tab: b"5\t\r\nhello\r\n0\r\n\r\n",
+        size_bws_before_ext: b"5 ;a\r\nhello\r\n0\r\n\r\n",
+        size_negative: b"-1\r\nx\r\n0\r\n\r\n",
+        size_plus: b"+5\r\nhello\r\n0\r\n\r\n",
+        size_not_hex: b"g\r\n",
+        size_empty: b"\r\nhello\r\n0\r\n\r\n",
+        size_seventeen_digits: b"00000000000000005\r\nhello\r\n0\r\n\r\n",
+        size_huge: b"fffffffffffffffff\r\n",
+        size_lf_only: b"5\nhello\r\n0\r\n\r\n",
+        size_bare_cr: b"5\rhello\r\n0\r\n\r\n",
+        size_underscore: b"1_0\r\n",
+        ext_bws_after_semicolon: b"5; a\r\nhello\r\n0\r\n\r\n",
+        ext_bws_around_equals: b"5;a = b\r\nhello\r\n0\r\n\r\n",
+        ext_empty_name: b"5;=b\r\nhello\r\n0\r\n\r\n",
+        ext_empty_value: b"5;a=\r\nhello\r\n0\r\n\r\n",
+        ext_bare_semicolon: b"5;\r\nhello\r\n0\r\n\r\n",
+        ext_unterminated_quote: b"5;a=\"b\r\nhello\r\n0\r\n\r\n",
+        ext_junk_after_quote: b"5;a=\"b\"c\r\nhello\r\n0\r\n\r\n",
+        ext_nul: b"5;a\0\r\nhello\r\n0\r\n\r\n",
+        ext_lf_only: b"5;a\nhello\r\n0\r\n\r\n",
+        data_not_followed_by_crlf: b"5\r\nhelloX\r\n0\r\n\r\n",
+        data_too_long: b"3\r\nhello\r\n0\r\n\r\n",
+        data_followed_by_lf: b"5\r\nhello\n0\r\n\r\n",
+        data_followed_by_cr_only: b"5\r\nhello\r0\r\n\r\n",
+        last_chunk_lf_only: b"5\r\nhello\r\n0\n\r\n",
+        final_lf_only: b"5\r\nhello\r\n0\r\n\n",
+        final_cr_cr: b"0\r\n\r\r",
+        trailer_obs_fold: b"0\r\nX-T: a\r\n b\r\n\r\n",
+        trailer_no_colon: b"0\r\nX-T a\r\n\r\n",
+        trailer_space_before_colon: b"0\r\nX-T : a\r\n\r\n",
+        trailer_empty_name: b"0\r\n: a\r\n\r\n",
+        trailer_nul: b"0\r\nX-T: a\0\r\n\r\n",
+        trailer_bare_cr: b"0\r\nX-T: a\rb\r\n\r\n",
+        trailer_lf_only: b"0\r\nX-T: a\n\r\n",
+    }
+
+    #[test]
+    fn extension_limit() {
+        let ok = format!("1;{}\r\nx\r\n0\r\n\r\n", "a".repeat(4095));
+        assert_eq!(decoded(ok.as_bytes()), b"x");
+        let long = format!("1;{}\r\nx\r\n0\r\n\r\n", "a".repeat(4096));
+        assert!(decode(long.as_bytes()).is_err());
+        // The limit is per line: the next line gets its own budget.
+        let two = format!("1;{0}\r\nx\r\n1;{0}\r\ny\r\n0\r\n\r\n", "a".repeat(4095));
+        assert_eq!(decoded(two.as_bytes()), b"xy");
+    }
+
+    #[test]
+    fn trailer_limit() {
+        let line = format!("X-T: {}\r\n", "v".repeat(8192 - 7));
+        assert_eq!(line.len(), 8192);
+        assert_eq!(decoded(format!("0\r\n{line}\r\n").as_bytes()), b"");
+        let line = format!("X-T: {}\r\n", "v".repeat(8192 - 6));
+        assert!(decode(format!("0\r\n{line}\r\n").as_bytes()).is_err());
+        let many = "X: 1\r\n".repeat(1400);
+        assert!(decode(format!("0\r\n{many}\r\n").as_bytes()).is_err());
+    }
+
+    #[test]
+    fn max_size_is_data() {
+        let mut dec = ChunkedDecoder::new();
+        let step = dec.step(b"ffffffffffffffff\r\nabc").unwrap();
+        assert_eq!(
+            step,
+            ChunkStep {
+                consumed: 21,
+                data: 18..21,
+                done: false
+            }
+        );
+    }
+
+    #[test]
+    fn consumed_stops_after_final_crlf() {
+        let input = b"3\r\nabc\r\n0\r\nX: y\r\n\r\nGET / HTTP/1.1\r\n";
+        let (out, consumed, done) = decode(input).unwrap();
+        assert!(done);
+        assert_eq!(out, b"abc");
+        assert_eq!(&input[consumed..], b"GET / HTTP/1.1\r\n");
+    }
+
+    #[test]
+    fn step_returns_at_end_of_each_data_run() {
+        let mut dec = ChunkedDecoder::new();
+        let input = b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
+        let s = dec.step(input).unwrap();
+        assert_eq!(
+            s,
+            ChunkStep {
+                consumed: 6,
+                data: 3..6,
+                done: false
+            }
+        );
+        let s = dec.step(&input[6..]).unwrap();
+        assert_eq!(
+            s,
+            ChunkStep {
+                consumed: 7,
+                data: 5..7,
+                done: false
+            }
+        );
+        let s = dec.step(&input[13..]).unwrap();
+        assert_eq!(
+            s,
+            ChunkStep {
+                consumed: 7,
+                data: 7..7,
+                done: true
+            }
+        );
+        // Done is sticky and consumes nothing more.
+        let s = dec.step(b"more").unwrap();
+        assert_eq!(
+            s,
+            ChunkStep {
+                consumed: 0,
+                data: 0..0,
+                done: true
+            }
+        );
+    }
+
+    #[test]
+    fn data_split_across_reads() {
+        let mut dec = ChunkedDecoder::new();
+        assert_eq!(
+            dec.step(b"a\r\n0123").unwrap(),
+            ChunkStep {
+                consumed: 7,
+                data: 3..7,
+                done: false
+            }
+        );
+        assert_eq!(
+            dec.step(b"45").unwrap(),
+            ChunkStep {
+                consumed: 2,
+                data: 0..2,
+                done: false
+            }
+        );
+        assert_eq!(
+            dec.step(b"6789\r").unwrap(),
+            ChunkStep {
+                consumed: 4,
+                data: 0..4,
+                done: false
+            }
+        );
+        assert_eq!(
+            dec.step(b"\r").unwrap(),
+            ChunkStep {
+                consumed: 1,
+                data: 1..1,
+                done: false
+            }
+        );
+        assert_eq!(
+            dec.step(b"\n0\r\n\r\n").unwrap(),
+            ChunkStep {
+                consumed: 6,
+                data: 6..6,
+                done: true
+            }
+        );
+        assert_eq!(dec.step(b"").unwrap().done, true);
+    }
+
+    #[test]
+    fn empty_input_consumes_nothing() {
+        let mut dec = ChunkedDecoder::new();
+        assert_eq!(
+            dec.step(b"").unwrap(),
+            ChunkStep {
+                consumed: 0,
+                data: 0..0,
+                done: false
+            }
+        );
+    }
+
+    #[test]
+    fn error_is_sticky() {
+        let mut dec = ChunkedDecoder::new();
+        let e = dec.step(b"0x5\r\n").unwrap_err();
+        assert_eq!(dec.step(b"5\r\nhello").unwrap_err(), e);
+        assert!(!dec.is_done());
+    }
+
+    #[test]
+    fn size_lines() {
+        let mut out = [0u8; 18];
+        assert_eq!(chunk_size_line(0, &mut out), b"0\r\n");
+        assert_eq!(chunk_size_line(1, &mut out), b"1\r\n");
+        assert_eq!(chunk_size_line(15, &mut out), b"f\r\n");
+        assert_eq!(chunk_size_line(16, &mut out), b"10\r\n");
+        assert_eq!(chunk_size_line(255, &mut out), b"ff\r\n");
+        assert_eq!(chunk_size_line(4096, &mut out), b"1000\r\n");
+        assert_eq!(chunk_size_line(u64::MAX, &mut out), b"ffffffffffffffff\r\n");
+        for n in [0u64, 7, 0xabc, 1 << 40, u64::MAX - 1] {
+            assert_eq!(
+                chunk_size_line(n, &mut out),
+                format!("{n:x}\r\n").as_bytes()
+            );
+        }
+    }
+
+    /// Encodes `data` cut at `cuts` (chunk boundaries), with optional extensions and trailers.
+    fn encode(data: &[u8], cuts: &[usize], ext: bool, trailers: bool) -> Vec<u8> {
+        let mut bounds: Vec<usize> = cuts.iter().map(|&c| c % (data.len() + 1)).collect();
+        bounds.push(0);
+        bounds.push(data.len());
+        bounds.sort_unstable();
+        bounds.dedup();
+        let mut out = Vec::new();
+        let mut line = [0u8; 18];
+        for w in bounds.windows(2) {
+            let chunk = &data[w[0]..w[1]];
+            let size = chunk_size_line(chunk.len() as u64, &mut line);
+            if ext {
+                out.extend_from_slice(&size[..size.len() - 2]);
+                out.extend_from_slice(b";name=\"v;\\\"al\";flag\r\n");
+            } else {
+                out.extend_from_slice(size);
+            }
+            out.extend_from_slice(chunk);
+            out.extend_from_slice(b"\r\n");
+        }
+        if trailers {
+            out.extend_from_slice(b"0\r\nX-Sum: 1\r\nX-More: a b\r\n\r\n");
+        } else {
+            out.extend_from_slice(LAST_CHUNK);
+        }
+        out
+    }
+
+    proptest! {
+        #[test]
+        fn prop_round_trip(
+            data in prop::collection::vec(any::<u8>(), 0..2048),
+            cuts in prop::collection::vec(any::<usize>(), 0..10),
+            ext: bool,
+            trailers: bool,
+        ) {
+            let enc = encode(&data, &cuts, ext, trailers);
+            let (out, consumed, done) = decode(&enc).unwrap();
+            prop_assert!(done);
+            prop_assert_eq!(consumed, enc.len());
+            prop_assert_eq!(out, data);
+        }
+
+        #[test]
+        fn prop_any_split_same_result(
+            data in prop::collection::vec(any::<u8>(), 0..512),
+            cuts in prop::collection::vec(any::<usize>(), 0..6),
+            reads in prop::collection::vec(any::<prop::sample::Index>(), 0..12),
+            ext: bool,
+            trailers: bool,
+            tail in prop::collection::vec(any::<u8>(), 0..8),
+        ) {
+            let mut enc = encode(&data, &cuts, ext, trailers);
+            let body_len = enc.len();
+            enc.extend_from_slice(&tail);
+            let mut at: Vec<usize> = reads.iter().map(|i| i.index(enc.len() + 1)).collect();
+            at.push(0);
+            at.push(enc.len());
+            at.sort_unstable();
+            at.dedup();
+            let pieces: Vec<&[u8]> = at.windows(2).map(|w| &enc[w[0]..w[1]]).collect();
+            let (out, consumed, done) = decode_pieces(&pieces).unwrap();
+            prop_assert!(done);
+            prop_assert_eq!(consumed, body_len);
+            prop_assert_eq!(out, data);
+        }
+
+        #[test]
+        fn prop_any_split_same_error(
+            input in prop::collection::vec(prop::sample::select(b"0123456789abcdefABCDEFxX;=\" \t\r\n:-".to_vec()), 0..64),
+            reads in prop::collection::vec(any::<prop::sample::Index>(), 0..8),
+        ) {
+            let whole = decode(&input);
+            let mut at: Vec<usize> = reads.iter().map(|i| i.index(input.len() + 1)).collect();
+            at.push(0);
+            at.push(input.len());
+            at.sort_unstable();
+            at.dedup();
+            let pieces: Vec<&[u8]> = at.windows(2).map(|w| &input[w[0]..w[1]]).collect();
+            prop_assert_eq!(decode_pieces(&pieces), whole);
+        }
+
+        #[test]
+        fn prop_random_bytes_never_panic(input in prop::collection::vec(any::<u8>(), 0..512)) {
+            let _ = decode(&input);
+            let mut prefixed = b"5\r\n".to_vec();
+            prefixed.extend_from_slice(&input);
+            let _ = decode(&prefixed);
+        }
+    }
+}
