@@ -547,7 +547,7 @@ mod tests {
                 done: true
             }
         );
-        assert_eq!(dec.step(b"").unwrap().done, true);
+        assert!(dec.step(b"").unwrap().done);
     }
 
     #[test]
