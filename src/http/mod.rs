@@ -2,13 +2,48 @@
 //! response head parsing (httparse + strict validation), body framing, and the chunked decoder.
 //!
 //! Heads are parsed in place: a parsed head is a set of byte ranges into the caller's buffer,
-//! never a `String` per header.
+//! never a `String` per header. httparse fills a fixed array of at most
+//! [`request::MAX_HEADERS`] fields on the stack; the common path does not allocate.
+//!
+//! # Strictness
+//!
+//! A proxy that reads a message differently from the next hop is a request-smuggling hazard,
+//! so every form that parsers disagree on is refused rather than repaired:
+//!
+//! | input | request | response |
+//! |---|---|---|
+//! | bare LF (or bare CR) as a line terminator anywhere in the head | 400 | malformed |
+//! | obs-fold (field line starting with SP / HTAB) | 400 | malformed |
+//! | whitespace between field name and colon; non-token name | 400 | malformed |
+//! | NUL, CR, other CTL (not HTAB) or DEL in a field value | 400 | malformed |
+//! | `Content-Length` together with `Transfer-Encoding` | 400 | malformed |
+//! | `Content-Length` not 1*DIGIT (sign, hex, inner space, empty) or > 19 digits | 400 | malformed |
+//! | several `Content-Length` values (fields or list) that differ; `5, 5` is fine | 400 | malformed |
+//! | `Transfer-Encoding` not a plain token list (`chunked;x`, quotes, empty element) | 400 | malformed |
+//! | `Transfer-Encoding` a token list other than exactly `chunked` (`xchunked`, `gzip, chunked`, `chunked, chunked`, two fields) | 501 | malformed |
+//! | `Transfer-Encoding` on HTTP/1.0 | 400 | malformed |
+//! | request line not `METHOD SP target SP HTTP/1.x CRLF` (extra spaces, `http/1.1`, no version) | 400 | - |
+//! | well-formed `HTTP/d.d` other than 1.0 / 1.1 | 505 | malformed |
+//! | absolute-form / authority-form target, `*` without `OPTIONS` | 400 | - |
+//! | HTTP/1.1 without `Host`, or two `Host` (any version); invalid `Host` (`@`, `/`, space, empty, bad port) | 400 | - |
+//! | `Expect` other than `100-continue` (HTTP/1.0: `100-continue` ignored) | 417 | - |
+//! | two `x-fc-invocation-target` | 400 | - |
+//! | head over the limit (even before it is complete); too many fields | 431 | too large |
+//! | request-target over the limit (as soon as that many bytes of it are in) | 414 | - |
+//! | status below 100 | - | malformed |
+//!
+//! `Connection` may name fields to drop, but never `Content-Length` or `Host` (dropping those
+//! would change where the message ends or whom it is for). Empty `Connection` list elements
+//! are skipped; empty `Content-Length` / `Transfer-Encoding` elements are refused. Leading
+//! empty lines (CRLF) before a start line are skipped (RFC 9112 section 2.2). Chunked bodies:
+//! see [`chunked::ChunkedDecoder`].
 
 pub mod chunked;
+pub mod fields;
 pub mod request;
 pub mod response;
 
-pub use chunked::{ChunkError, ChunkStep, ChunkedDecoder};
+pub use chunked::{ChunkError, ChunkStep, ChunkedDecoder, LAST_CHUNK, chunk_size_line};
 pub use request::{HeadError, RequestHead, RequestLimits, parse_request_head};
 pub use response::{ResponseBody, ResponseError, ResponseHead, parse_response_head};
 
