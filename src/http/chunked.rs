@@ -682,8 +682,3 @@ mod tests {
     }
 }
 
-/// `"{n:x}\r\n"` into `out`, returned as a slice of it.
-pub fn chunk_size_line(n: u64, out: &mut [u8; 18]) -> &[u8] {
-    let _ = (n, out);
-    unimplemented!("http::chunked::chunk_size_line")
-}
