@@ -3,10 +3,21 @@
 //! no sockets, no async. Built once per config, immutable, held in an `ArcSwap` and swapped whole.
 //!
 //! The data plane calls exactly one thing: [`RouteTable::resolve`].
+//!
+//! Layout: `host` (Host normalisation, platform host suffixes), `functions` (account ->
+//! service -> function -> qualifier index and the 3.5 not-found codes), `trie` (a domain's
+//! exact and prefix routes), `rewrite` (3.4.4 rules), `table` (compile and resolve).
 
+mod functions;
+mod host;
+mod rewrite;
 mod table;
+mod trie;
 
-pub use table::RouteTable;
+#[cfg(test)]
+mod tests;
+
+pub use table::{INVOCATION_TARGET, RouteTable};
 
 use std::borrow::Cow;
 use std::net::SocketAddr;
