@@ -106,6 +106,8 @@ def wrk(port, pids):
          f"http://127.0.0.1:{port}/"],
         capture_output=True, text=True, timeout=DURATION + 30).stdout
     after = cpu_ticks(pids) if pids else 0
+    if "Requests/sec" not in out or not re.search(r"99%\s+\S+", out):
+        raise SystemExit(f"wrk on port {port} failed:\n{out}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     total = int(re.search(r"(\d+) requests in", out).group(1))
     p50 = ms(re.search(r"50%\s+(\S+)", out).group(1))

@@ -82,19 +82,27 @@ fn echo_json(forwarded: &[u8], body_bytes: u64) -> String {
     let mut fields = [httparse::EMPTY_HEADER; 160];
     let mut parsed = httparse::Request::new(&mut fields);
     let _ = parsed.parse(forwarded);
-    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    let headers: Vec<[String; 2]> = parsed
-        .headers
-        .iter()
-        .map(|h| [h.name.to_string(), text(h.value)])
-        .collect();
-    serde_json::json!({
-        "method": parsed.method.unwrap_or(""),
-        "target": parsed.path.unwrap_or(""),
-        "headers": headers,
-        "body_bytes": body_bytes,
-    })
-    .to_string()
+    let js = |b: &[u8]| serde_json::to_string(&String::from_utf8_lossy(b)).unwrap_or_default();
+    let mut out = String::with_capacity(forwarded.len() * 2 + 64);
+    out.push_str("{\"method\":");
+    out.push_str(&js(parsed.method.unwrap_or("").as_bytes()));
+    out.push_str(",\"target\":");
+    out.push_str(&js(parsed.path.unwrap_or("").as_bytes()));
+    out.push_str(",\"headers\":[");
+    for (i, h) in parsed.headers.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push('[');
+        out.push_str(&js(h.name.as_bytes()));
+        out.push(',');
+        out.push_str(&js(h.value));
+        out.push(']');
+    }
+    out.push_str("],\"body_bytes\":");
+    out.push_str(&body_bytes.to_string());
+    out.push('}');
+    out
 }
 
 async fn discard_length(

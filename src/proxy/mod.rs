@@ -430,3 +430,4 @@ pub async fn answer(conn: &mut Conn, e: &FcError, id: &RequestId, head_only: boo
 pub fn client_version(head: &RequestHead) -> Version {
     head.version
 }
+
