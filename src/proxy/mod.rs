@@ -6,6 +6,7 @@ mod echo;
 pub mod error;
 mod forward;
 mod iovec;
+mod slot;
 
 use std::cell::{Cell, RefCell};
 use std::io;
@@ -43,6 +44,8 @@ pub struct Worker {
     generation: RefCell<Rc<Arc<Generation>>>,
     /// Spare streaming buffers, so that a request in steady state allocates nothing.
     spare: RefCell<Vec<Vec<u8>>>,
+    /// Heap slots the request futures run in.
+    slots: slot::Slots,
 }
 
 impl Worker {
@@ -61,6 +64,7 @@ impl Worker {
             seq: Cell::new(0),
             generation: RefCell::new(Rc::new(generation)),
             spare: RefCell::new(Vec::new()),
+            slots: slot::Slots::default(),
         }
     }
 
@@ -217,7 +221,7 @@ pub async fn serve_connection(stream: TcpStream, peer: SocketAddr, w: Rc<Worker>
         first = false;
         // Re-read: a reload may have happened while this connection was idle.
         let generation = w.generation();
-        let next = handle_request(&mut conn, &w, &generation, head).await;
+        let next = w.slots.run(handle_request(&mut conn, &w, &generation, head)).await;
         if next == Next::Close || w.shared.is_draining() {
             return;
         }
