@@ -4,9 +4,21 @@
 //!
 //! The data plane calls exactly one thing: [`RouteTable::resolve`].
 
-mod table;
+//!
+//! Layout: `host` (Host normalisation, platform host suffixes), `functions` (account ->
+//! service -> function -> qualifier index and the 3.5 not-found codes), `trie` (a domain's
+//! exact and prefix routes), `rewrite` (3.4.4 rules), `table` (compile and resolve).
 
-pub use table::RouteTable;
+mod functions;
+mod host;
+mod rewrite;
+mod table;
+mod trie;
+
+#[cfg(test)]
+mod tests;
+
+pub use table::{INVOCATION_TARGET, RouteTable};
 
 use std::borrow::Cow;
 use std::net::SocketAddr;

@@ -1,18 +1,183 @@
-//! RouteTable: compile and resolve. (To be written.)
+//! RouteTable: compiling a [`Config`] into an immutable index, and [`RouteTable::resolve`],
+//! the one call the data plane makes per request (SPEC.md section 3).
+//!
+//! resolve: normalise the Host (host.rs) -> system endpoint, trigger host or custom domain
+//! (recognised by suffix; the account or label is the first label) -> the mode's target
+//! (proxy path, `x-fc-invocation-target`, trigger label, or domain -> path trie -> route)
+//! -> the checks of 3.5 in order (not found, 403, 405) -> the forwarded request-target
+//! (unchanged and borrowed, or owned after `strip` / a rewrite). No locks; no allocation on
+//! the routed path except an owned target or `x-fc-base-path`; errors allocate their message.
 
-use crate::config::Config;
+use std::borrow::Cow;
+use std::sync::Arc;
 
-use super::{Decision, HeaderLookup};
+use super::functions::{FunctionIndex, Map, shown};
+use super::host::{self, HostKind, MAX_HOST, PlatformHosts};
+use super::rewrite::{self, CompiledRewrite};
+use super::trie::{PathTrie, TrieBuilder};
+use super::{Decision, FunctionEntry, HeaderLookup, Instance, Mode, Routed};
+use crate::config::{Config, Method, MethodSet, ProxyPath, UpstreamAddr};
+use crate::errors::{ErrorCode, FcError};
+
+/// The header that selects header mode on the system endpoint (SPEC.md 3.3).
+pub const INVOCATION_TARGET: &str = "x-fc-invocation-target";
 
 /// The compiled, immutable routing table.
 #[derive(Debug)]
-pub struct RouteTable {}
+pub struct RouteTable {
+    /// `/<api_version>/proxy/`
+    proxy_prefix: Box<[u8]>,
+    hosts: PlatformHosts,
+    functions: FunctionIndex,
+    /// Trigger label (lowercase) -> function.
+    triggers: Map<Arc<FunctionEntry>>,
+    /// Exact domain name -> index into `domains`.
+    exact_domains: Map<u32>,
+    /// `*.example.com` keyed by `example.com` -> index into `domains`.
+    wildcard_domains: Map<u32>,
+    domains: Box<[DomainTable]>,
+    route_count: usize,
+}
+
+#[derive(Debug)]
+struct DomainTable {
+    name: Box<str>,
+    paths: PathTrie,
+    routes: Box<[CompiledRoute]>,
+}
+
+#[derive(Debug)]
+struct CompiledRoute {
+    /// The route's function, or the 3.5 answer when the domain's account has no such function
+    /// (validation rejects that; kept so that an unvalidated config still answers correctly).
+    function: Result<Arc<FunctionEntry>, Box<FcError>>,
+    methods: MethodSet,
+    rewrites: Box<[CompiledRewrite]>,
+}
 
 impl RouteTable {
-    /// Compiles a validated config. Fails only on what validation cannot see.
+    /// Compiles a validated config. Fails only on what validation cannot see (and, as a safety
+    /// net, on duplicates validation should have rejected).
     pub fn compile(config: &Config) -> Result<RouteTable, String> {
-        let _ = config;
-        unimplemented!("routing::RouteTable::compile")
+        let hasher = ahash::RandomState::new();
+        let p = &config.platform;
+        let mut functions = FunctionIndex::new(hasher.clone());
+        let mut triggers = Map::with_hasher(hasher.clone());
+        for f in &config.functions {
+            let entry = Arc::new(FunctionEntry {
+                account: f.account.as_str().into(),
+                service: f.service.as_str().into(),
+                name: f.name.as_str().into(),
+                qualifier: f.qualifier.as_str().into(),
+                instances: f
+                    .upstreams
+                    .iter()
+                    .map(|u| match u {
+                        UpstreamAddr::Echo => Instance::Echo,
+                        UpstreamAddr::Tcp { addr, .. } => Instance::Tcp(*addr),
+                    })
+                    .collect(),
+                instance_texts: f
+                    .upstreams
+                    .iter()
+                    .map(|u| match u {
+                        UpstreamAddr::Echo => "builtin:echo".into(),
+                        UpstreamAddr::Tcp { text, .. } => text.as_str().into(),
+                    })
+                    .collect(),
+                methods: f.methods,
+                disable_url_internet: f.disable_url_internet,
+                proxy_path: f.proxy_path,
+            });
+            let key = format!("{}/{}/{}/{}", f.account, f.service, f.name, f.qualifier);
+            if let Some(label) = &f.subdomain {
+                let label: Box<str> = label.to_ascii_lowercase().into();
+                if triggers.insert(label.clone(), entry.clone()).is_some() {
+                    return Err(format!("function {key}: subdomain {label:?} is used twice"));
+                }
+            }
+            if !functions.insert(entry) {
+                return Err(format!("function {key} is defined twice"));
+            }
+        }
+
+        let mut exact_domains = Map::with_capacity_and_hasher(config.domains.len(), hasher.clone());
+        let mut wildcard_domains = Map::with_hasher(hasher);
+        let mut domains = Vec::with_capacity(config.domains.len());
+        let mut route_count = 0;
+        for d in &config.domains {
+            let name = d.name.to_ascii_lowercase();
+            let name = name.strip_suffix('.').unwrap_or(&name);
+            let index = domains.len() as u32;
+            let taken = match name.strip_prefix("*.") {
+                Some(suffix) => wildcard_domains.insert(suffix.into(), index),
+                None => exact_domains.insert(name.into(), index),
+            };
+            if taken.is_some() {
+                return Err(format!("domain {name:?} is defined twice"));
+            }
+            let account = d.account.to_ascii_lowercase();
+            let mut paths = TrieBuilder::default();
+            let mut routes = Vec::with_capacity(d.routes.len());
+            for r in &d.routes {
+                let value = routes.len() as u32;
+                // A duplicate path keeps the first route (and the later one is never used).
+                let _ = match r.path.strip_suffix('*') {
+                    Some(prefix) if prefix.ends_with('/') => {
+                        paths.insert_prefix(prefix.as_bytes(), value)
+                    }
+                    _ => paths.insert_exact(r.path.as_bytes(), value),
+                };
+                let function = functions
+                    .lookup(
+                        &account,
+                        r.service.as_bytes(),
+                        r.function.as_bytes(),
+                        r.qualifier.as_bytes(),
+                    )
+                    .cloned()
+                    .map_err(Box::new);
+                let rewrites = rewrite::compile(&r.rewrites)
+                    .map_err(|e| format!("domain {name:?} route {:?}: {e}", r.path))?;
+                routes.push(CompiledRoute {
+                    function,
+                    methods: r.methods,
+                    rewrites,
+                });
+            }
+            route_count += routes.len();
+            domains.push(DomainTable {
+                name: name.into(),
+                paths: paths.build(),
+                routes: routes.into_boxed_slice(),
+            });
+        }
+
+        Ok(RouteTable {
+            proxy_prefix: format!("/{}/proxy/", p.api_version).into_bytes().into(),
+            hosts: PlatformHosts::new(&p.region, &p.endpoint_suffix, &p.trigger_suffix),
+            functions,
+            triggers,
+            exact_domains,
+            wildcard_domains,
+            domains: domains.into_boxed_slice(),
+            route_count,
+        })
+    }
+
+    /// The number of `[[function]]` entries.
+    pub fn function_count(&self) -> usize {
+        self.functions.len()
+    }
+
+    /// The number of `[[domain]]` entries.
+    pub fn domain_count(&self) -> usize {
+        self.domains.len()
+    }
+
+    /// The number of routes over all domains.
+    pub fn route_count(&self) -> usize {
+        self.route_count
     }
 
     /// Routes one request. `host`: the Host field's value as received (None when absent);
@@ -25,7 +190,239 @@ impl RouteTable {
         target: &'a [u8],
         headers: &(impl HeaderLookup + ?Sized),
     ) -> Decision<'a> {
-        let _ = (method, host, target, headers);
-        unimplemented!("routing::RouteTable::resolve")
+        match self.route(method, host, target, headers) {
+            Ok(routed) => Decision::Routed(routed),
+            Err(e) => Decision::Answer(e),
+        }
     }
+
+    fn route<'a>(
+        &'a self,
+        method: &[u8],
+        host: Option<&[u8]>,
+        target: &'a [u8],
+        headers: &(impl HeaderLookup + ?Sized),
+    ) -> Result<Routed<'a>, FcError> {
+        let mut buf = [0u8; MAX_HOST];
+        let name = match host {
+            None => "",
+            Some(h) => host::normalize(h, &mut buf).ok_or_else(|| domain_not_found(h))?,
+        };
+        match self.hosts.classify(name) {
+            HostKind::Endpoint { account } => match headers.get(INVOCATION_TARGET) {
+                Some(value) => self.header_mode(account, method, target, value),
+                None => self.proxy_mode(account, method, target),
+            },
+            HostKind::Trigger { label } => {
+                let f = self
+                    .triggers
+                    .get(label)
+                    .ok_or_else(|| trigger_not_found(label))?;
+                check_function(f, method)?;
+                Ok(routed(Mode::Subdomain, f, Cow::Borrowed(target), None))
+            }
+            HostKind::Custom => self.domain_mode(name, method, target),
+        }
+    }
+
+    /// SPEC.md 3.1: `/<api_version>/proxy/<service>[.<qualifier>]/<function>[/<rest>]`.
+    fn proxy_mode<'a>(
+        &'a self,
+        account: &str,
+        method: &[u8],
+        target: &'a [u8],
+    ) -> Result<Routed<'a>, FcError> {
+        let path = &target[..memchr::memchr(b'?', target).unwrap_or(target.len())];
+        let (segment, function, base_len) = self
+            .proxy_parts(path)
+            .ok_or_else(|| FcError::new(404, ErrorCode::PathNotFound, path_message(path)))?;
+        let (service, qualifier) = split_qualifier(segment);
+        let f = self
+            .functions
+            .lookup(account, service, function, qualifier)?;
+        check_function(f, method)?;
+        // `x-fc-base-path`: the path up to and including the `/` after the function.
+        let base_path = if path.len() > base_len {
+            Cow::Borrowed(&target[..=base_len])
+        } else {
+            let mut b = Vec::with_capacity(base_len + 1);
+            b.extend_from_slice(path);
+            b.push(b'/');
+            Cow::Owned(b)
+        };
+        let forwarded = match f.proxy_path {
+            ProxyPath::Full => Cow::Borrowed(target),
+            ProxyPath::Strip => {
+                let rest = &path[base_len..];
+                let query = &target[path.len()..];
+                let mut t = Vec::with_capacity(rest.len() + query.len() + 1);
+                t.extend_from_slice(if rest.is_empty() { b"/" } else { rest });
+                t.extend_from_slice(query);
+                Cow::Owned(t)
+            }
+        };
+        Ok(routed(Mode::Proxy, f, forwarded, Some(base_path)))
+    }
+
+    /// Splits a proxy path: (service segment, function, the length of the path up to the end
+    /// of the function segment). None unless both segments are there and non-empty.
+    fn proxy_parts<'p>(&self, path: &'p [u8]) -> Option<(&'p [u8], &'p [u8], usize)> {
+        let rest = path.strip_prefix(&*self.proxy_prefix)?;
+        let slash = memchr::memchr(b'/', rest)?;
+        let (segment, after) = (&rest[..slash], &rest[slash + 1..]);
+        let function = &after[..memchr::memchr(b'/', after).unwrap_or(after.len())];
+        if segment.is_empty() || function.is_empty() {
+            return None;
+        }
+        Some((
+            segment,
+            function,
+            self.proxy_prefix.len() + slash + 1 + function.len(),
+        ))
+    }
+
+    /// SPEC.md 3.3: the target comes from `x-fc-invocation-target`; the request-target is
+    /// forwarded unchanged.
+    fn header_mode<'a>(
+        &'a self,
+        account: &str,
+        method: &[u8],
+        target: &'a [u8],
+        value: &[u8],
+    ) -> Result<Routed<'a>, FcError> {
+        let invalid = || {
+            let msg = format!("invalid {INVOCATION_TARGET} header: '{}'", shown(value));
+            FcError::new(400, ErrorCode::InvalidArgument, msg)
+        };
+        let v = value.trim_ascii();
+        let v = v.strip_prefix(b"/").unwrap_or(v);
+        let v = v.strip_suffix(b"/").unwrap_or(v);
+        let rest = v
+            .strip_prefix(&self.proxy_prefix[1..])
+            .ok_or_else(invalid)?;
+        let slash = memchr::memchr(b'/', rest).ok_or_else(invalid)?;
+        let (segment, function) = (&rest[..slash], &rest[slash + 1..]);
+        if segment.is_empty() || function.is_empty() || memchr::memchr(b'/', function).is_some() {
+            return Err(invalid());
+        }
+        let (service, qualifier) = split_qualifier(segment);
+        let f = self
+            .functions
+            .lookup(account, service, function, qualifier)?;
+        check_function(f, method)?;
+        Ok(routed(Mode::Header, f, Cow::Borrowed(target), None))
+    }
+
+    /// SPEC.md 3.4: domain -> route -> checks -> rewrite.
+    fn domain_mode<'a>(
+        &'a self,
+        name: &str,
+        method: &[u8],
+        target: &'a [u8],
+    ) -> Result<Routed<'a>, FcError> {
+        let d = self
+            .find_domain(name)
+            .ok_or_else(|| domain_not_found(name.as_bytes()))?;
+        let path = &target[..memchr::memchr(b'?', target).unwrap_or(target.len())];
+        let route = d
+            .paths
+            .lookup(path)
+            .map(|i| &d.routes[i as usize])
+            .ok_or_else(|| {
+                let msg = format!(
+                    "no route of domain '{}' matches {}",
+                    d.name,
+                    path_message(path)
+                );
+                FcError::new(404, ErrorCode::DomainRouteNotFound, msg)
+            })?;
+        let f = route.function.as_ref().map_err(|e| (**e).clone())?;
+        check_method(method, route.methods)?;
+        let forwarded = match rewrite::apply(&route.rewrites, target) {
+            Some(t) => Cow::Owned(t),
+            None => Cow::Borrowed(target),
+        };
+        Ok(routed(Mode::Domain, f, forwarded, None))
+    }
+
+    /// The exact domain, else the longest wildcard domain (label by label from the right).
+    fn find_domain(&self, name: &str) -> Option<&DomainTable> {
+        let index = match self.exact_domains.get(name) {
+            Some(&i) => i,
+            None if self.wildcard_domains.is_empty() => return None,
+            None => {
+                // Suffixes after each dot, longest first: the first hit is the longest match.
+                let mut rest = name;
+                loop {
+                    let dot = rest.find('.')?;
+                    rest = &rest[dot + 1..];
+                    if let Some(&i) = self.wildcard_domains.get(rest) {
+                        break i;
+                    }
+                }
+            }
+        };
+        self.domains.get(index as usize)
+    }
+}
+
+fn routed<'a>(
+    mode: Mode,
+    function: &'a Arc<FunctionEntry>,
+    target: Cow<'a, [u8]>,
+    base_path: Option<Cow<'a, [u8]>>,
+) -> Routed<'a> {
+    Routed {
+        mode,
+        function,
+        target,
+        base_path,
+    }
+}
+
+/// `service[.qualifier]`, split at the last `.`; no `.` means `LATEST`.
+fn split_qualifier(segment: &[u8]) -> (&[u8], &[u8]) {
+    match memchr::memrchr(b'.', segment) {
+        Some(dot) => (&segment[..dot], &segment[dot + 1..]),
+        None => (segment, b"LATEST"),
+    }
+}
+
+/// SPEC.md 3.5.2 and 3.5.3 for proxy, header and subdomain modes.
+fn check_function(f: &FunctionEntry, method: &[u8]) -> Result<(), FcError> {
+    if f.disable_url_internet {
+        return Err(FcError::new(
+            403,
+            ErrorCode::AccessDenied,
+            "access denied due to function internet URL is disable",
+        ));
+    }
+    check_method(method, f.methods)
+}
+
+/// SPEC.md 3.5.3: 405 with `Allow`; a method outside the seven is never allowed.
+fn check_method(method: &[u8], allowed: MethodSet) -> Result<(), FcError> {
+    match Method::from_bytes(method) {
+        Some(m) if allowed.contains(m) => Ok(()),
+        _ => {
+            let msg = format!("method '{}' is not allowed", shown(method));
+            let mut e = FcError::new(405, ErrorCode::MethodNotAllowed, msg);
+            e.allow = Some(allowed.allow_header());
+            Err(e)
+        }
+    }
+}
+
+fn path_message(path: &[u8]) -> String {
+    format!("path '{}'", shown(path))
+}
+
+fn domain_not_found(host: &[u8]) -> FcError {
+    let msg = format!("domain name '{}' could not be found", shown(host));
+    FcError::new(404, ErrorCode::DomainNameNotFound, msg)
+}
+
+fn trigger_not_found(label: &str) -> FcError {
+    let msg = format!("trigger '{}' could not be found", shown(label.as_bytes()));
+    FcError::new(404, ErrorCode::TriggerNotFound, msg)
 }

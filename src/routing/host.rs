@@ -1,0 +1,175 @@
+//! Host handling (SPEC.md section 3): normalising a Host field's value without allocating,
+//! and recognising the system endpoint and trigger hosts by suffix, so that a million
+//! functions need no million host entries.
+
+/// The longest host name accepted, in bytes (RFC 1035 allows 253 plus a trailing dot).
+pub const MAX_HOST: usize = 255;
+
+/// Normalises a Host field's value into `buf`: ASCII lowercase, the port removed (also after
+/// `[v6]`), one trailing dot removed. `None` when the value cannot name any host: longer than
+/// [`MAX_HOST`], a non-ASCII byte, a port that is not digits, an unclosed `[`.
+pub fn normalize<'b>(host: &[u8], buf: &'b mut [u8; MAX_HOST]) -> Option<&'b str> {
+    let name = if host.first() == Some(&b'[') {
+        let close = memchr::memchr(b']', host)?;
+        check_port(&host[close + 1..])?;
+        &host[..=close]
+    } else {
+        match memchr::memchr(b':', host) {
+            Some(colon) => {
+                check_port(&host[colon..])?;
+                &host[..colon]
+            }
+            None => host,
+        }
+    };
+    let name = name.strip_suffix(b".").unwrap_or(name);
+    if name.len() > MAX_HOST {
+        return None;
+    }
+    let out = &mut buf[..name.len()];
+    for (o, &b) in out.iter_mut().zip(name) {
+        if !b.is_ascii() {
+            return None;
+        }
+        *o = b.to_ascii_lowercase();
+    }
+    std::str::from_utf8(out).ok()
+}
+
+/// `rest` is what follows the host name: nothing, or `:` and a (possibly empty) decimal port.
+fn check_port(rest: &[u8]) -> Option<()> {
+    match rest.split_first() {
+        None => Some(()),
+        Some((b':', port)) if port.iter().all(u8::is_ascii_digit) => Some(()),
+        _ => None,
+    }
+}
+
+/// What a normalised host names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostKind<'h> {
+    /// `<account>.<region>[-internal].<endpoint_suffix>`
+    Endpoint { account: &'h str },
+    /// `<label>.<region>[-vpc].<trigger_suffix>`
+    Trigger { label: &'h str },
+    /// Anything else: a custom domain (the empty name included).
+    Custom,
+}
+
+/// The four host suffixes of the platform, precomputed (each begins with a `.`).
+#[derive(Debug)]
+pub struct PlatformHosts {
+    endpoint: Box<str>,
+    endpoint_internal: Box<str>,
+    trigger: Box<str>,
+    trigger_vpc: Box<str>,
+}
+
+impl PlatformHosts {
+    pub fn new(region: &str, endpoint_suffix: &str, trigger_suffix: &str) -> PlatformHosts {
+        let lc = |s: String| s.to_ascii_lowercase().into_boxed_str();
+        let (region, es, ts) = (
+            region.trim_end_matches('.'),
+            endpoint_suffix.trim_matches('.'),
+            trigger_suffix.trim_matches('.'),
+        );
+        PlatformHosts {
+            endpoint: lc(format!(".{region}.{es}")),
+            endpoint_internal: lc(format!(".{region}-internal.{es}")),
+            trigger: lc(format!(".{region}.{ts}")),
+            trigger_vpc: lc(format!(".{region}-vpc.{ts}")),
+        }
+    }
+
+    /// Classifies a normalised (lowercase) host. The first label must be non-empty and is
+    /// a single label: `a.b.cn-hangzhou.fcapp.run` is a custom domain.
+    pub fn classify<'h>(&self, host: &'h str) -> HostKind<'h> {
+        if let Some(account) = single_label(host, &self.endpoint, &self.endpoint_internal) {
+            HostKind::Endpoint { account }
+        } else if let Some(label) = single_label(host, &self.trigger, &self.trigger_vpc) {
+            HostKind::Trigger { label }
+        } else {
+            HostKind::Custom
+        }
+    }
+}
+
+fn single_label<'h>(host: &'h str, a: &str, b: &str) -> Option<&'h str> {
+    let first = host.strip_suffix(a).or_else(|| host.strip_suffix(b))?;
+    (!first.is_empty() && !first.contains('.')).then_some(first)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn norm(h: &str) -> Option<String> {
+        let mut buf = [0u8; MAX_HOST];
+        normalize(h.as_bytes(), &mut buf).map(str::to_owned)
+    }
+
+    #[test]
+    fn normalises_case_port_and_trailing_dot() {
+        assert_eq!(norm("Example.COM").as_deref(), Some("example.com"));
+        assert_eq!(norm("example.com:8080").as_deref(), Some("example.com"));
+        assert_eq!(norm("example.com:").as_deref(), Some("example.com"));
+        assert_eq!(norm("example.com.").as_deref(), Some("example.com"));
+        assert_eq!(norm("EXAMPLE.com.:443").as_deref(), Some("example.com"));
+        assert_eq!(norm("[::1]:8080").as_deref(), Some("[::1]"));
+        assert_eq!(norm("[FE80::1]").as_deref(), Some("[fe80::1]"));
+        assert_eq!(norm("").as_deref(), Some(""));
+        assert_eq!(norm("example.com..").as_deref(), Some("example.com."));
+    }
+
+    #[test]
+    fn rejects_what_names_no_host() {
+        assert_eq!(norm("example.com:80x"), None);
+        assert_eq!(norm("[::1"), None);
+        assert_eq!(norm("[::1]x"), None);
+        assert_eq!(norm("h\u{e9}.com"), None);
+        let long = "a".repeat(MAX_HOST + 1);
+        assert_eq!(norm(&long), None);
+        assert_eq!(
+            norm(&format!("{}.", &long[1..])).map(|s| s.len()),
+            Some(MAX_HOST)
+        );
+        assert_eq!(norm(&long[1..]).map(|s| s.len()), Some(MAX_HOST));
+    }
+
+    #[test]
+    fn classifies_platform_hosts() {
+        let p = PlatformHosts::new("cn-hangzhou", "fc.aliyuncs.com", "fcapp.run");
+        assert_eq!(
+            p.classify("123.cn-hangzhou.fc.aliyuncs.com"),
+            HostKind::Endpoint { account: "123" }
+        );
+        assert_eq!(
+            p.classify("123.cn-hangzhou-internal.fc.aliyuncs.com"),
+            HostKind::Endpoint { account: "123" }
+        );
+        assert_eq!(
+            p.classify("f-s-x.cn-hangzhou.fcapp.run"),
+            HostKind::Trigger { label: "f-s-x" }
+        );
+        assert_eq!(
+            p.classify("f-s-x.cn-hangzhou-vpc.fcapp.run"),
+            HostKind::Trigger { label: "f-s-x" }
+        );
+        assert_eq!(p.classify("cn-hangzhou.fc.aliyuncs.com"), HostKind::Custom);
+        assert_eq!(p.classify(".cn-hangzhou.fc.aliyuncs.com"), HostKind::Custom);
+        assert_eq!(p.classify("a.b.cn-hangzhou.fcapp.run"), HostKind::Custom);
+        assert_eq!(
+            p.classify("123.cn-shanghai.fc.aliyuncs.com"),
+            HostKind::Custom
+        );
+        assert_eq!(
+            p.classify("123.cn-hangzhou-vpc.fc.aliyuncs.com"),
+            HostKind::Custom
+        );
+        assert_eq!(
+            p.classify("x.cn-hangzhou-internal.fcapp.run"),
+            HostKind::Custom
+        );
+        assert_eq!(p.classify("example.com"), HostKind::Custom);
+    }
+}
