@@ -199,20 +199,20 @@ fn check_authority(authority: &str) -> Result<(), String> {
     if host.is_empty() {
         return Err("no host".into());
     }
-    if !host.starts_with('[') {
-        if let Some(c) = host.chars().find(|c| !is_host_char(*c)) {
-            return Err(if c.is_ascii() {
-                format!("character {c:?} in the host")
-            } else {
-                "a non-ASCII host: write it in its punycode (xn--) form".into()
-            });
-        }
+    if !host.starts_with('[')
+        && let Some(c) = host.chars().find(|c| !is_host_char(*c))
+    {
+        return Err(if c.is_ascii() {
+            format!("character {c:?} in the host")
+        } else {
+            "a non-ASCII host: write it in its punycode (xn--) form".into()
+        });
     }
-    if let Some(port) = port {
-        if !port.bytes().all(|b| b.is_ascii_digit()) || port.parse::<u32>().is_ok_and(|p| p > 65535)
-        {
-            return Err(format!("bad port {port:?}"));
-        }
+    if let Some(port) = port
+        && !(port.is_empty()
+            || (port.bytes().all(|b| b.is_ascii_digit()) && port.parse::<u16>().is_ok()))
+    {
+        return Err(format!("bad port {port:?}"));
     }
     Ok(())
 }
@@ -569,6 +569,7 @@ mod tests {
             "http://",
             "http://h:x/",
             "http://h:70000/",
+            "http://h:99999999999999/",
             "http://[::1/",
             "http://[::1]x/",
             "http://[]/",
