@@ -3,7 +3,6 @@
 //! no sockets, no async. Built once per config, immutable, held in an `ArcSwap` and swapped whole.
 //!
 //! The data plane calls exactly one thing: [`RouteTable::resolve`].
-
 //!
 //! Layout: `host` (Host normalisation, platform host suffixes), `functions` (account ->
 //! service -> function -> qualifier index and the 3.5 not-found codes), `trie` (a domain's
