@@ -64,10 +64,10 @@ pub fn run(path: &Path) -> ExitCode {
     let handle = signals.handle();
     std::thread::spawn(move || {
         // A second signal exits at once.
-        if let Ok(mut again) = Signals::new([SIGTERM, SIGINT]) {
-            if again.forever().next().is_some() {
-                std::process::exit(0);
-            }
+        if let Ok(mut again) = Signals::new([SIGTERM, SIGINT])
+            && again.forever().next().is_some()
+        {
+            std::process::exit(0);
         }
     });
     for t in threads {

@@ -58,12 +58,12 @@ impl HeadVec {
             return;
         }
         // Coalesce with the previous piece when contiguous.
-        if let Some(last) = self.iov.last_mut() {
-            if (last.iov_base as *const u8).wrapping_add(last.iov_len) == ptr {
-                last.iov_len += len;
-                self.remaining += len;
-                return;
-            }
+        if let Some(last) = self.iov.last_mut()
+            && (last.iov_base as *const u8).wrapping_add(last.iov_len) == ptr
+        {
+            last.iov_len += len;
+            self.remaining += len;
+            return;
         }
         self.iov.push(libc::iovec {
             iov_base: ptr as *mut libc::c_void,

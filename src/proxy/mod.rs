@@ -40,7 +40,9 @@ pub struct Worker {
     pub shared: Arc<Shared>,
     pub upstreams: Upstreams,
     seq: Cell<u64>,
-    /// The generation last seen by this worker; per request we `load()` and compare.
+    /// The generation last seen by this worker; per request we `load()` and compare. The `Rc`
+    /// lets each request hold its generation with a plain (non-atomic) reference count.
+    #[allow(clippy::redundant_allocation)]
     generation: RefCell<Rc<Arc<Generation>>>,
     /// Spare streaming buffers, so that a request in steady state allocates nothing.
     spare: RefCell<Vec<Vec<u8>>>,
@@ -221,13 +223,17 @@ pub async fn serve_connection(stream: TcpStream, peer: SocketAddr, w: Rc<Worker>
         first = false;
         // Re-read: a reload may have happened while this connection was idle.
         let generation = w.generation();
-        let next = w.slots.run(handle_request(&mut conn, &w, &generation, head)).await;
+        let next = w
+            .slots
+            .run(handle_request(&mut conn, &w, &generation, head))
+            .await;
         if next == Next::Close || w.shared.is_draining() {
             return;
         }
     }
 }
 
+#[allow(clippy::large_enum_variant)] // returned once per request, moved straight into place
 enum HeadRead {
     Head(RequestHead),
     /// The client closed (or went quiet) between requests: nothing to answer.
@@ -395,11 +401,11 @@ async fn handle_request(
             return if close { Next::Close } else { Next::KeepAlive };
         }
     };
-    if let crate::http::BodyKind::Length(n) = head.body {
-        if n > generation.config.server.max_body_bytes {
-            answer(conn, &error::too_large(), &id, is_head, true).await;
-            return Next::Close;
-        }
+    if let crate::http::BodyKind::Length(n) = head.body
+        && n > generation.config.server.max_body_bytes
+    {
+        answer(conn, &error::too_large(), &id, is_head, true).await;
+        return Next::Close;
     }
     if head.expect_continue && head.body != crate::http::BodyKind::None {
         let (res, _) = conn
@@ -434,4 +440,3 @@ pub async fn answer(conn: &mut Conn, e: &FcError, id: &RequestId, head_only: boo
 pub fn client_version(head: &RequestHead) -> Version {
     head.version
 }
-

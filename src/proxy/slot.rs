@@ -50,14 +50,22 @@ impl Slots {
         let ptr = slot.0.as_mut_ptr().cast::<F>();
         // SAFETY: the slot is large and aligned enough for F (checked above) and unused.
         unsafe { ptr.write(fut) };
-        InSlot::Slot { fut: NonNull::new(ptr).map(Some).unwrap_or(None), slot: Some(slot), slots: self }
+        InSlot::Slot {
+            fut: NonNull::new(ptr).map(Some).unwrap_or(None),
+            slot: Some(slot),
+            slots: self,
+        }
     }
 }
 
 /// A future living in a slot. The future never moves once written: the slot is heap memory
 /// owned by this value, and it is dropped in place before the slot goes back to the list.
 pub enum InSlot<'a, F: Future> {
-    Slot { fut: Option<NonNull<F>>, slot: Option<Box<Slot>>, slots: &'a Slots },
+    Slot {
+        fut: Option<NonNull<F>>,
+        slot: Option<Box<Slot>>,
+        slots: &'a Slots,
+    },
     Boxed(Pin<Box<F>>),
 }
 
