@@ -188,7 +188,7 @@ async fn forward_inner(
         let pooled = if fresh_only {
             None
         } else {
-            w.upstreams.take_idle(&inst)
+            w.upstreams.take_idle(&inst, !resendable)
         };
         let is_pooled = pooled.is_some();
         let mut up = match pooled {
