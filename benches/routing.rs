@@ -4,8 +4,9 @@
 //!
 //! cargo bench --bench routing -- --warm-up-time 1 --measurement-time 2
 //!
-//! Each resolve bench cycles through 1 024 different requests spread over the whole table,
-//! so that it measures lookups of many keys, not one key kept hot.
+//! Each mode is measured twice: `hot` repeats one request (the CPU cost of a lookup, all in
+//! cache), `spread` cycles through 1 024 requests spread over the whole table (adding the cache
+//! and TLB misses of a big table). `ROUTING_BENCH_SIZES=100,10000,compile` limits the run.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
@@ -265,7 +266,15 @@ fn allocs_per_resolve(t: &RouteTable, reqs: &[Req]) -> f64 {
 }
 
 fn bench_resolve(c: &mut Criterion) {
+    // `ROUTING_BENCH_SIZES=100,10000` limits the sizes (for quick runs).
+    let only = std::env::var("ROUTING_BENCH_SIZES").ok();
     for (n, domains) in [(100, 10), (10_000, 1_000), (1_000_000, 100_000)] {
+        if only
+            .as_ref()
+            .is_some_and(|o| !o.split(',').any(|s| s == n.to_string()))
+        {
+            continue;
+        }
         let mut cfg = config();
         add_functions(&mut cfg, n);
         add_domains(&mut cfg, domains, n);
@@ -276,29 +285,41 @@ fn bench_resolve(c: &mut Criterion) {
             took.as_secs_f64() * 1e3,
             bytes as f64 / (1 << 20) as f64
         );
-        let mut g = c.benchmark_group(format!("resolve/{n}"));
-        if n >= 1_000_000 {
-            g.sample_size(20);
-        }
+        let mut g = c.benchmark_group("resolve");
+        g.sample_size(if n >= 1_000_000 { 20 } else { 50 });
         for mode in MODES {
             let reqs = requests(mode, n, domains);
             println!(
                 "  {mode}: {:.2} allocations per resolve",
                 allocs_per_resolve(&t, &reqs)
             );
-            g.bench_with_input(BenchmarkId::new(mode, n), &reqs, |b, reqs| {
-                let mut i = 0;
-                b.iter(|| {
-                    i = (i + 1) & 1023;
-                    resolve_one(&t, &reqs[i])
-                })
-            });
+            // One request over and over: the CPU cost, everything in cache.
+            g.bench_with_input(
+                BenchmarkId::new(format!("{mode}/hot"), n),
+                &reqs[0],
+                |b, r| b.iter(|| resolve_one(&t, r)),
+            );
+            // 1 024 requests spread over the table: adds cache and TLB misses.
+            g.bench_with_input(
+                BenchmarkId::new(format!("{mode}/spread"), n),
+                &reqs,
+                |b, reqs| {
+                    let mut i = 0;
+                    b.iter(|| {
+                        i = (i + 1) & 1023;
+                        resolve_one(&t, &reqs[i])
+                    })
+                },
+            );
         }
         g.finish();
     }
 }
 
 fn bench_compile(c: &mut Criterion) {
+    if std::env::var("ROUTING_BENCH_SIZES").is_ok_and(|o| !o.contains("compile")) {
+        return;
+    }
     // Functions only: bytes per function.
     let mut cfg = config();
     add_functions(&mut cfg, 1_000_000);

@@ -1,6 +1,7 @@
 //! The function index: account -> service -> function -> qualifier, nested ahash maps keyed by
-//! `Box<str>` and looked up with borrowed `&str` (no allocation), and the not-found codes of
-//! SPEC.md 3.5.1 that fall out of where a lookup stops.
+//! the names' bytes (`Box<[u8]>`) and looked up with borrowed `&[u8]` slices of the request (no
+//! allocation, and no UTF-8 validation per request: names are compared byte for byte), and the
+//! not-found codes of SPEC.md 3.5.1 that fall out of where a lookup stops.
 //!
 //! Accounts are keyed in ASCII lowercase, because they also arrive in (case-insensitive) host
 //! names. Services, functions and qualifiers are case-sensitive and compared as received (no
@@ -10,11 +11,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::FunctionEntry;
+use super::{FunctionEntry, bytes_eq};
 use crate::errors::{ErrorCode, FcError};
 
 /// An ahash map; one seed per table, cloned into every map.
-pub type Map<V> = HashMap<Box<str>, V, ahash::RandomState>;
+pub type Map<V> = HashMap<Box<[u8]>, V, ahash::RandomState>;
 
 const FEW: usize = 8;
 
@@ -27,38 +28,37 @@ pub struct FunctionIndex {
 
 #[derive(Debug)]
 enum Qualifiers {
-    Few(Box<[(Box<str>, Arc<FunctionEntry>)]>),
+    Few(Box<[Arc<FunctionEntry>]>),
     Many(Map<Arc<FunctionEntry>>),
 }
 
 impl Qualifiers {
-    fn get(&self, q: &str) -> Option<&Arc<FunctionEntry>> {
+    fn get(&self, q: &[u8]) -> Option<&Arc<FunctionEntry>> {
         match self {
-            Qualifiers::Few(v) => v.iter().find(|(k, _)| **k == *q).map(|(_, e)| e),
+            Qualifiers::Few(v) => v.iter().find(|e| bytes_eq(e.qualifier.as_bytes(), q)),
             Qualifiers::Many(m) => m.get(q),
         }
     }
 
     fn insert(&mut self, entry: Arc<FunctionEntry>, hasher: &ahash::RandomState) -> bool {
-        if self.get(&entry.qualifier).is_some() {
+        if self.get(entry.qualifier.as_bytes()).is_some() {
             return false;
         }
         match self {
             Qualifiers::Few(v) if v.len() < FEW => {
                 let mut list = std::mem::take(v).into_vec();
-                list.push((entry.qualifier.clone(), entry));
+                list.push(entry);
                 *v = list.into_boxed_slice();
             }
             Qualifiers::Few(v) => {
                 let mut m = Map::with_capacity_and_hasher(v.len() + 1, hasher.clone());
-                for (k, e) in std::mem::take(v).into_vec() {
-                    m.insert(k, e);
+                for e in std::mem::take(v).into_vec().into_iter().chain([entry]) {
+                    m.insert(key(&e.qualifier), e);
                 }
-                m.insert(entry.qualifier.clone(), entry);
                 *self = Qualifiers::Many(m);
             }
             Qualifiers::Many(m) => {
-                m.insert(entry.qualifier.clone(), entry);
+                m.insert(key(&entry.qualifier), entry);
             }
         }
         true
@@ -79,13 +79,13 @@ impl FunctionIndex {
         let h = &self.hasher;
         let services = self
             .accounts
-            .entry(entry.account.to_ascii_lowercase().into())
+            .entry(entry.account.to_ascii_lowercase().into_bytes().into())
             .or_insert_with(|| Map::with_hasher(h.clone()));
         let functions = services
-            .entry(entry.service.clone())
+            .entry(key(&entry.service))
             .or_insert_with(|| Map::with_hasher(h.clone()));
         let quals = functions
-            .entry(entry.name.clone())
+            .entry(key(&entry.name))
             .or_insert_with(|| Qualifiers::Few(Box::new([])));
         let added = quals.insert(entry, h);
         self.count += usize::from(added);
@@ -100,7 +100,7 @@ impl FunctionIndex {
     /// Finds an entry. `account` must be lowercase; the others are compared as given.
     pub fn lookup(
         &self,
-        account: &str,
+        account: &[u8],
         service: &[u8],
         function: &[u8],
         qualifier: &[u8],
@@ -108,18 +108,20 @@ impl FunctionIndex {
         let functions = self
             .accounts
             .get(account)
-            .zip(std::str::from_utf8(service).ok())
-            .and_then(|(services, s)| services.get(s))
+            .and_then(|services| services.get(service))
             .ok_or_else(|| service_not_found(service))?;
-        let quals = std::str::from_utf8(function)
-            .ok()
-            .and_then(|f| functions.get(f))
+        let quals = functions
+            .get(function)
             .ok_or_else(|| function_not_found(service, function))?;
-        std::str::from_utf8(qualifier)
-            .ok()
-            .and_then(|q| quals.get(q))
+        quals
+            .get(qualifier)
             .ok_or_else(|| qualifier_not_found(service, function, qualifier))
     }
+}
+
+/// A map key from a name.
+pub fn key(name: &str) -> Box<[u8]> {
+    name.as_bytes().into()
 }
 
 /// Client-supplied text for an error message: lossy UTF-8, at most 128 bytes.

@@ -8,7 +8,7 @@ pub const MAX_HOST: usize = 255;
 /// Normalises a Host field's value into `buf`: ASCII lowercase, the port removed (also after
 /// `[v6]`), one trailing dot removed. `None` when the value cannot name any host: longer than
 /// [`MAX_HOST`], a non-ASCII byte, a port that is not digits, an unclosed `[`.
-pub fn normalize<'b>(host: &[u8], buf: &'b mut [u8; MAX_HOST]) -> Option<&'b str> {
+pub fn normalize<'b>(host: &[u8], buf: &'b mut [u8; MAX_HOST]) -> Option<&'b [u8]> {
     let name = if host.first() == Some(&b'[') {
         let close = memchr::memchr(b']', host)?;
         check_port(&host[close + 1..])?;
@@ -27,13 +27,13 @@ pub fn normalize<'b>(host: &[u8], buf: &'b mut [u8; MAX_HOST]) -> Option<&'b str
         return None;
     }
     let out = &mut buf[..name.len()];
+    // Branch-free, so that it vectorises; the non-ASCII check is folded in.
+    let mut all = 0u8;
     for (o, &b) in out.iter_mut().zip(name) {
-        if !b.is_ascii() {
-            return None;
-        }
+        all |= b;
         *o = b.to_ascii_lowercase();
     }
-    std::str::from_utf8(out).ok()
+    (all < 0x80).then_some(out)
 }
 
 /// `rest` is what follows the host name: nothing, or `:` and a (possibly empty) decimal port.
@@ -49,9 +49,9 @@ fn check_port(rest: &[u8]) -> Option<()> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HostKind<'h> {
     /// `<account>.<region>[-internal].<endpoint_suffix>`
-    Endpoint { account: &'h str },
+    Endpoint { account: &'h [u8] },
     /// `<label>.<region>[-vpc].<trigger_suffix>`
-    Trigger { label: &'h str },
+    Trigger { label: &'h [u8] },
     /// Anything else: a custom domain (the empty name included).
     Custom,
 }
@@ -59,15 +59,15 @@ pub enum HostKind<'h> {
 /// The four host suffixes of the platform, precomputed (each begins with a `.`).
 #[derive(Debug)]
 pub struct PlatformHosts {
-    endpoint: Box<str>,
-    endpoint_internal: Box<str>,
-    trigger: Box<str>,
-    trigger_vpc: Box<str>,
+    endpoint: Box<[u8]>,
+    endpoint_internal: Box<[u8]>,
+    trigger: Box<[u8]>,
+    trigger_vpc: Box<[u8]>,
 }
 
 impl PlatformHosts {
     pub fn new(region: &str, endpoint_suffix: &str, trigger_suffix: &str) -> PlatformHosts {
-        let lc = |s: String| s.to_ascii_lowercase().into_boxed_str();
+        let lc = |s: String| s.to_ascii_lowercase().into_bytes().into_boxed_slice();
         let (region, es, ts) = (
             region.trim_end_matches('.'),
             endpoint_suffix.trim_matches('.'),
@@ -83,7 +83,7 @@ impl PlatformHosts {
 
     /// Classifies a normalised (lowercase) host. The first label must be non-empty and is
     /// a single label: `a.b.cn-hangzhou.fcapp.run` is a custom domain.
-    pub fn classify<'h>(&self, host: &'h str) -> HostKind<'h> {
+    pub fn classify<'h>(&self, host: &'h [u8]) -> HostKind<'h> {
         if let Some(account) = single_label(host, &self.endpoint, &self.endpoint_internal) {
             HostKind::Endpoint { account }
         } else if let Some(label) = single_label(host, &self.trigger, &self.trigger_vpc) {
@@ -94,9 +94,11 @@ impl PlatformHosts {
     }
 }
 
-fn single_label<'h>(host: &'h str, a: &str, b: &str) -> Option<&'h str> {
-    let first = host.strip_suffix(a).or_else(|| host.strip_suffix(b))?;
-    (!first.is_empty() && !first.contains('.')).then_some(first)
+use super::strip_suffix;
+
+fn single_label<'h>(host: &'h [u8], a: &[u8], b: &[u8]) -> Option<&'h [u8]> {
+    let first = strip_suffix(host, a).or_else(|| strip_suffix(host, b))?;
+    (!first.is_empty() && !first.contains(&b'.')).then_some(first)
 }
 
 #[cfg(test)]
@@ -105,7 +107,7 @@ mod tests {
 
     fn norm(h: &str) -> Option<String> {
         let mut buf = [0u8; MAX_HOST];
-        normalize(h.as_bytes(), &mut buf).map(str::to_owned)
+        normalize(h.as_bytes(), &mut buf).map(|s| String::from_utf8(s.to_vec()).unwrap())
     }
 
     #[test]
@@ -140,36 +142,39 @@ mod tests {
     fn classifies_platform_hosts() {
         let p = PlatformHosts::new("cn-hangzhou", "fc.aliyuncs.com", "fcapp.run");
         assert_eq!(
-            p.classify("123.cn-hangzhou.fc.aliyuncs.com"),
-            HostKind::Endpoint { account: "123" }
+            p.classify(b"123.cn-hangzhou.fc.aliyuncs.com"),
+            HostKind::Endpoint { account: b"123" }
         );
         assert_eq!(
-            p.classify("123.cn-hangzhou-internal.fc.aliyuncs.com"),
-            HostKind::Endpoint { account: "123" }
+            p.classify(b"123.cn-hangzhou-internal.fc.aliyuncs.com"),
+            HostKind::Endpoint { account: b"123" }
         );
         assert_eq!(
-            p.classify("f-s-x.cn-hangzhou.fcapp.run"),
-            HostKind::Trigger { label: "f-s-x" }
+            p.classify(b"f-s-x.cn-hangzhou.fcapp.run"),
+            HostKind::Trigger { label: b"f-s-x" }
         );
         assert_eq!(
-            p.classify("f-s-x.cn-hangzhou-vpc.fcapp.run"),
-            HostKind::Trigger { label: "f-s-x" }
+            p.classify(b"f-s-x.cn-hangzhou-vpc.fcapp.run"),
+            HostKind::Trigger { label: b"f-s-x" }
         );
-        assert_eq!(p.classify("cn-hangzhou.fc.aliyuncs.com"), HostKind::Custom);
-        assert_eq!(p.classify(".cn-hangzhou.fc.aliyuncs.com"), HostKind::Custom);
-        assert_eq!(p.classify("a.b.cn-hangzhou.fcapp.run"), HostKind::Custom);
+        assert_eq!(p.classify(b"cn-hangzhou.fc.aliyuncs.com"), HostKind::Custom);
         assert_eq!(
-            p.classify("123.cn-shanghai.fc.aliyuncs.com"),
+            p.classify(b".cn-hangzhou.fc.aliyuncs.com"),
+            HostKind::Custom
+        );
+        assert_eq!(p.classify(b"a.b.cn-hangzhou.fcapp.run"), HostKind::Custom);
+        assert_eq!(
+            p.classify(b"123.cn-shanghai.fc.aliyuncs.com"),
             HostKind::Custom
         );
         assert_eq!(
-            p.classify("123.cn-hangzhou-vpc.fc.aliyuncs.com"),
+            p.classify(b"123.cn-hangzhou-vpc.fc.aliyuncs.com"),
             HostKind::Custom
         );
         assert_eq!(
-            p.classify("x.cn-hangzhou-internal.fcapp.run"),
+            p.classify(b"x.cn-hangzhou-internal.fcapp.run"),
             HostKind::Custom
         );
-        assert_eq!(p.classify("example.com"), HostKind::Custom);
+        assert_eq!(p.classify(b"example.com"), HostKind::Custom);
     }
 }

@@ -97,6 +97,42 @@ pub trait HeaderLookup {
     fn get(&self, name: &str) -> Option<&[u8]>;
 }
 
+/// Byte-string equality for the short strings of routing (names, suffixes), inlined: a libc
+/// `memcmp` call costs more than comparing a few words here.
+#[inline]
+pub(crate) fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let (mut ac, mut bc) = (a.chunks_exact(8), b.chunks_exact(8));
+    let word = |c: &[u8]| u64::from_ne_bytes(c.try_into().unwrap_or([0; 8]));
+    if !ac
+        .by_ref()
+        .zip(bc.by_ref())
+        .all(|(x, y)| word(x) == word(y))
+    {
+        return false;
+    }
+    ac.remainder()
+        .iter()
+        .zip(bc.remainder())
+        .all(|(x, y)| x == y)
+}
+
+/// `s` without the suffix `suffix`, compared with [`bytes_eq`].
+#[inline]
+pub(crate) fn strip_suffix<'s>(s: &'s [u8], suffix: &[u8]) -> Option<&'s [u8]> {
+    let at = s.len().checked_sub(suffix.len())?;
+    bytes_eq(&s[at..], suffix).then(|| &s[..at])
+}
+
+/// `s` without the prefix `prefix`, compared with [`bytes_eq`].
+#[inline]
+pub(crate) fn strip_prefix<'s>(s: &'s [u8], prefix: &[u8]) -> Option<&'s [u8]> {
+    let rest = s.get(prefix.len()..)?;
+    bytes_eq(&s[..prefix.len()], prefix).then_some(rest)
+}
+
 impl HeaderLookup for [httparse::Header<'_>] {
     fn get(&self, name: &str) -> Option<&[u8]> {
         let mut found = None;
@@ -124,5 +160,43 @@ impl HeaderLookup for [(&str, &[u8])] {
             }
         }
         found
+    }
+}
+
+#[cfg(test)]
+mod bytes_tests {
+    use super::*;
+
+    #[test]
+    fn short_byte_helpers() {
+        for (a, b) in [
+            ("", ""),
+            ("a", "a"),
+            ("abcdefgh", "abcdefgh"),
+            ("abcdefghij", "abcdefghij"),
+        ] {
+            assert!(bytes_eq(a.as_bytes(), b.as_bytes()));
+        }
+        for (a, b) in [
+            ("", "a"),
+            ("a", "b"),
+            ("abcdefgh", "abcdefgX"),
+            ("abcdefghij", "abcdefghiX"),
+            ("Xbcdefghij", "abcdefghij"),
+        ] {
+            assert!(!bytes_eq(a.as_bytes(), b.as_bytes()));
+        }
+        assert_eq!(
+            strip_suffix(b"a.example.com", b".example.com"),
+            Some(&b"a"[..])
+        );
+        assert_eq!(strip_suffix(b"com", b".example.com"), None);
+        assert_eq!(strip_suffix(b"a.example.org", b".example.com"), None);
+        assert_eq!(
+            strip_prefix(b"/2016/proxy/x", b"/2016/proxy/"),
+            Some(&b"x"[..])
+        );
+        assert_eq!(strip_prefix(b"/2016", b"/2016/proxy/"), None);
+        assert_eq!(strip_prefix(b"/2017/proxy/x", b"/2016/proxy/"), None);
     }
 }

@@ -11,11 +11,11 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use super::functions::{FunctionIndex, Map, shown};
+use super::functions::{FunctionIndex, Map, key, shown};
 use super::host::{self, HostKind, MAX_HOST, PlatformHosts};
 use super::rewrite::{self, CompiledRewrite};
 use super::trie::{PathTrie, TrieBuilder};
-use super::{Decision, FunctionEntry, HeaderLookup, Instance, Mode, Routed};
+use super::{Decision, FunctionEntry, HeaderLookup, Instance, Mode, Routed, strip_prefix};
 use crate::config::{Config, Method, MethodSet, ProxyPath, UpstreamAddr};
 use crate::errors::{ErrorCode, FcError};
 
@@ -37,6 +37,18 @@ pub struct RouteTable {
     wildcard_domains: Map<u32>,
     domains: Box<[DomainTable]>,
     route_count: usize,
+}
+
+/// The parts of a proxy path. The service segment `<service>[.<qualifier>]` is split at its
+/// last `.`; without one the qualifier is `LATEST`.
+struct ProxyParts<'t> {
+    service: &'t [u8],
+    qualifier: &'t [u8],
+    function: &'t [u8],
+    /// The length of `/<api_version>/proxy/<segment>/<function>`.
+    base_len: usize,
+    /// Whether a `/` follows the function (else the path ends there).
+    slash_follows: bool,
 }
 
 #[derive(Debug)]
@@ -89,15 +101,15 @@ impl RouteTable {
                 disable_url_internet: f.disable_url_internet,
                 proxy_path: f.proxy_path,
             });
-            let key = format!("{}/{}/{}/{}", f.account, f.service, f.name, f.qualifier);
+            let id = format!("{}/{}/{}/{}", f.account, f.service, f.name, f.qualifier);
             if let Some(label) = &f.subdomain {
-                let label: Box<str> = label.to_ascii_lowercase().into();
-                if triggers.insert(label.clone(), entry.clone()).is_some() {
-                    return Err(format!("function {key}: subdomain {label:?} is used twice"));
+                let label = label.to_ascii_lowercase();
+                if triggers.insert(key(&label), entry.clone()).is_some() {
+                    return Err(format!("function {id}: subdomain {label:?} is used twice"));
                 }
             }
             if !functions.insert(entry) {
-                return Err(format!("function {key} is defined twice"));
+                return Err(format!("function {id} is defined twice"));
             }
         }
 
@@ -110,8 +122,8 @@ impl RouteTable {
             let name = name.strip_suffix('.').unwrap_or(&name);
             let index = domains.len() as u32;
             let taken = match name.strip_prefix("*.") {
-                Some(suffix) => wildcard_domains.insert(suffix.into(), index),
-                None => exact_domains.insert(name.into(), index),
+                Some(suffix) => wildcard_domains.insert(key(suffix), index),
+                None => exact_domains.insert(key(name), index),
             };
             if taken.is_some() {
                 return Err(format!("domain {name:?} is defined twice"));
@@ -130,7 +142,7 @@ impl RouteTable {
                 };
                 let function = functions
                     .lookup(
-                        &account,
+                        account.as_bytes(),
                         r.service.as_bytes(),
                         r.function.as_bytes(),
                         r.qualifier.as_bytes(),
@@ -204,8 +216,8 @@ impl RouteTable {
         headers: &(impl HeaderLookup + ?Sized),
     ) -> Result<Routed<'a>, FcError> {
         let mut buf = [0u8; MAX_HOST];
-        let name = match host {
-            None => "",
+        let name: &[u8] = match host {
+            None => b"",
             Some(h) => host::normalize(h, &mut buf).ok_or_else(|| domain_not_found(h))?,
         };
         match self.hosts.classify(name) {
@@ -228,64 +240,85 @@ impl RouteTable {
     /// SPEC.md 3.1: `/<api_version>/proxy/<service>[.<qualifier>]/<function>[/<rest>]`.
     fn proxy_mode<'a>(
         &'a self,
-        account: &str,
+        account: &[u8],
         method: &[u8],
         target: &'a [u8],
     ) -> Result<Routed<'a>, FcError> {
-        let path = &target[..memchr::memchr(b'?', target).unwrap_or(target.len())];
-        let (segment, function, base_len) = self
-            .proxy_parts(path)
-            .ok_or_else(|| FcError::new(404, ErrorCode::PathNotFound, path_message(path)))?;
-        let (service, qualifier) = split_qualifier(segment);
+        let p = self.proxy_parts(target).ok_or_else(|| {
+            let path = &target[..memchr::memchr(b'?', target).unwrap_or(target.len())];
+            FcError::new(404, ErrorCode::PathNotFound, path_message(path))
+        })?;
         let f = self
             .functions
-            .lookup(account, service, function, qualifier)?;
+            .lookup(account, p.service, p.function, p.qualifier)?;
         check_function(f, method)?;
         // `x-fc-base-path`: the path up to and including the `/` after the function.
-        let base_path = if path.len() > base_len {
-            Cow::Borrowed(&target[..=base_len])
+        let base_path = if p.slash_follows {
+            Cow::Borrowed(&target[..=p.base_len])
         } else {
-            let mut b = Vec::with_capacity(base_len + 1);
-            b.extend_from_slice(path);
+            let mut b = Vec::with_capacity(p.base_len + 1);
+            b.extend_from_slice(&target[..p.base_len]);
             b.push(b'/');
             Cow::Owned(b)
         };
         let forwarded = match f.proxy_path {
             ProxyPath::Full => Cow::Borrowed(target),
             ProxyPath::Strip => {
-                let rest = &path[base_len..];
-                let query = &target[path.len()..];
-                let mut t = Vec::with_capacity(rest.len() + query.len() + 1);
-                t.extend_from_slice(if rest.is_empty() { b"/" } else { rest });
-                t.extend_from_slice(query);
+                // `/<rest>` and the query as received; no rest is `/`.
+                let tail = &target[p.base_len..];
+                let mut t = Vec::with_capacity(tail.len() + 1);
+                if !p.slash_follows {
+                    t.push(b'/');
+                }
+                t.extend_from_slice(tail);
                 Cow::Owned(t)
             }
         };
         Ok(routed(Mode::Proxy, f, forwarded, Some(base_path)))
     }
 
-    /// Splits a proxy path: (service segment, function, the length of the path up to the end
-    /// of the function segment). None unless both segments are there and non-empty.
-    fn proxy_parts<'p>(&self, path: &'p [u8]) -> Option<(&'p [u8], &'p [u8], usize)> {
-        let rest = path.strip_prefix(&*self.proxy_prefix)?;
-        let slash = memchr::memchr(b'/', rest)?;
-        let (segment, after) = (&rest[..slash], &rest[slash + 1..]);
-        let function = &after[..memchr::memchr(b'/', after).unwrap_or(after.len())];
-        if segment.is_empty() || function.is_empty() {
+    /// Splits a proxy request-target in one pass; None unless it starts with the proxy prefix
+    /// and has a non-empty service and a non-empty function segment (before any `?`).
+    fn proxy_parts<'t>(&self, target: &'t [u8]) -> Option<ProxyParts<'t>> {
+        let rest = strip_prefix(target, &self.proxy_prefix)?;
+        // The service segment, noting its last `.` on the way.
+        let mut dot = None;
+        let mut slash = 0;
+        loop {
+            match *rest.get(slash)? {
+                b'/' => break,
+                b'?' => return None,
+                b'.' => dot = Some(slash),
+                _ => {}
+            }
+            slash += 1;
+        }
+        let after = &rest[slash + 1..];
+        let end = after
+            .iter()
+            .position(|&b| b == b'/' || b == b'?')
+            .unwrap_or(after.len());
+        if slash == 0 || end == 0 {
             return None;
         }
-        Some((
-            segment,
-            function,
-            self.proxy_prefix.len() + slash + 1 + function.len(),
-        ))
+        let (service, qualifier) = match dot {
+            Some(dot) => (&rest[..dot], &rest[dot + 1..slash]),
+            None => (&rest[..slash], &b"LATEST"[..]),
+        };
+        Some(ProxyParts {
+            service,
+            qualifier,
+            function: &after[..end],
+            base_len: self.proxy_prefix.len() + slash + 1 + end,
+            slash_follows: after.get(end) == Some(&b'/'),
+        })
     }
 
     /// SPEC.md 3.3: the target comes from `x-fc-invocation-target`; the request-target is
     /// forwarded unchanged.
     fn header_mode<'a>(
         &'a self,
-        account: &str,
+        account: &[u8],
         method: &[u8],
         target: &'a [u8],
         value: &[u8],
@@ -316,19 +349,19 @@ impl RouteTable {
     /// SPEC.md 3.4: domain -> route -> checks -> rewrite.
     fn domain_mode<'a>(
         &'a self,
-        name: &str,
+        name: &[u8],
         method: &[u8],
         target: &'a [u8],
     ) -> Result<Routed<'a>, FcError> {
         let d = self
             .find_domain(name)
-            .ok_or_else(|| domain_not_found(name.as_bytes()))?;
-        let path = &target[..memchr::memchr(b'?', target).unwrap_or(target.len())];
+            .ok_or_else(|| domain_not_found(name))?;
         let route = d
             .paths
-            .lookup(path)
+            .lookup(target)
             .map(|i| &d.routes[i as usize])
             .ok_or_else(|| {
+                let path = &target[..memchr::memchr(b'?', target).unwrap_or(target.len())];
                 let msg = format!(
                     "no route of domain '{}' matches {}",
                     d.name,
@@ -346,7 +379,7 @@ impl RouteTable {
     }
 
     /// The exact domain, else the longest wildcard domain (label by label from the right).
-    fn find_domain(&self, name: &str) -> Option<&DomainTable> {
+    fn find_domain(&self, name: &[u8]) -> Option<&DomainTable> {
         let index = match self.exact_domains.get(name) {
             Some(&i) => i,
             None if self.wildcard_domains.is_empty() => return None,
@@ -354,7 +387,7 @@ impl RouteTable {
                 // Suffixes after each dot, longest first: the first hit is the longest match.
                 let mut rest = name;
                 loop {
-                    let dot = rest.find('.')?;
+                    let dot = memchr::memchr(b'.', rest)?;
                     rest = &rest[dot + 1..];
                     if let Some(&i) = self.wildcard_domains.get(rest) {
                         break i;
@@ -422,7 +455,7 @@ fn domain_not_found(host: &[u8]) -> FcError {
     FcError::new(404, ErrorCode::DomainNameNotFound, msg)
 }
 
-fn trigger_not_found(label: &str) -> FcError {
-    let msg = format!("trigger '{}' could not be found", shown(label.as_bytes()));
+fn trigger_not_found(label: &[u8]) -> FcError {
+    let msg = format!("trigger '{}' could not be found", shown(label));
     FcError::new(404, ErrorCode::TriggerNotFound, msg)
 }

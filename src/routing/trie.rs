@@ -30,15 +30,20 @@ pub struct PathTrie {
 }
 
 impl PathTrie {
-    /// The route for `path` (no query): an exact route ending here, else the longest prefix.
-    pub fn lookup(&self, path: &[u8]) -> Option<u32> {
+    /// The route for the path of `target` (up to its first `?`): the exact route for the whole
+    /// path, else the longest prefix route.
+    pub fn lookup(&self, target: &[u8]) -> Option<u32> {
         let mut node = &self.nodes[0];
         let mut best = node.prefix;
-        let mut rest = path;
+        let mut rest = target;
         loop {
-            let Some(&b) = rest.first() else {
-                let v = if node.exact != NONE { node.exact } else { best };
-                return (v != NONE).then_some(v);
+            // The path ends at the end of the target or at its first `?` (no label has one).
+            let b = match rest.first() {
+                Some(&b) if b != b'?' => b,
+                _ => {
+                    let v = if node.exact != NONE { node.exact } else { best };
+                    return (v != NONE).then_some(v);
+                }
             };
             let children = &self.nodes
                 [node.first_child as usize..(node.first_child + node.child_count) as usize];
@@ -83,14 +88,16 @@ struct BuildNode {
 }
 
 impl TrieBuilder {
-    /// Adds an exact route `path`. Returns false when the path already had one.
+    /// Adds an exact route `path`. Returns false, and adds nothing, when the path already had
+    /// one or contains a `?` (which no request path can contain).
     pub fn insert_exact(&mut self, path: &[u8], value: u32) -> bool {
-        set_once(&mut self.root.descend(path).exact, value)
+        !path.contains(&b'?') && set_once(&mut self.root.descend(path).exact, value)
     }
 
-    /// Adds a prefix route `prefix`. Returns false when the prefix already had one.
+    /// Adds a prefix route `prefix`. Returns false, and adds nothing, when the prefix already
+    /// had one or contains a `?`.
     pub fn insert_prefix(&mut self, prefix: &[u8], value: u32) -> bool {
-        set_once(&mut self.root.descend(prefix).prefix, value)
+        !prefix.contains(&b'?') && set_once(&mut self.root.descend(prefix).prefix, value)
     }
 
     pub fn build(self) -> PathTrie {
@@ -238,6 +245,20 @@ mod tests {
         assert_eq!(t.lookup(b"/A%2fb"), Some(1));
         assert_eq!(t.lookup(b"/A%2Fb"), None);
         assert_eq!(t.lookup(b"/A/b"), None);
+    }
+
+    #[test]
+    fn the_query_takes_no_part() {
+        let t = trie(&["/login", "/"], &["/login/"]);
+        assert_eq!(t.lookup(b"/login?x"), Some(0));
+        assert_eq!(t.lookup(b"/login?/login/"), Some(0));
+        assert_eq!(t.lookup(b"/login/?x"), Some(100));
+        assert_eq!(t.lookup(b"/?login"), Some(1));
+        assert_eq!(t.lookup(b"/log?in"), None);
+        let mut b = TrieBuilder::default();
+        assert!(!b.insert_exact(b"/a?b", 1));
+        assert!(!b.insert_prefix(b"/a?", 2));
+        assert_eq!(b.build().lookup(b"/a?b"), None);
     }
 
     #[test]
