@@ -392,6 +392,8 @@ async fn handle_request(
             Decision::Answer(e) => Err(e),
         }
     };
+    // The head is consumed; whatever follows it (body, pipelined requests) stays.
+    conn.pos = head.head_len;
     let target = match decision {
         Ok(t) => t,
         Err(e) => {
