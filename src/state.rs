@@ -2,12 +2,14 @@
 //! swapped whole with arc-swap on reload, and a few process-wide flags and counters.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::SystemTime;
 
 use arc_swap::ArcSwap;
 
+use crate::access_log::AccessLogSender;
 use crate::config::Config;
+use crate::metrics::WorkerMetrics;
 use crate::routing::RouteTable;
 
 /// One loaded config: immutable once built.
@@ -32,11 +34,25 @@ pub struct Shared {
     pub connections: AtomicUsize,
     /// Random per process: the first half of every `x-fc-request-id`.
     pub nonce: u64,
+    /// One per worker, written by that worker only; summed at scrape.
+    pub metrics: Vec<Arc<WorkerMetrics>>,
+    /// Config reloads by result (written by the signal-handling thread only).
+    pub reloads_ok: AtomicU64,
+    pub reloads_failed: AtomicU64,
+    /// The access-log writer, when `[log] access` is not "off" (fixed at start-up).
+    pub access_log: Option<AccessLogSender>,
 }
 
 impl Shared {
-    pub fn new(first: Generation) -> Arc<Shared> {
+    pub fn new(first: Generation, access_log: Option<AccessLogSender>) -> Arc<Shared> {
+        let workers = worker_count(&first.config);
         Arc::new(Shared {
+            metrics: (0..workers)
+                .map(|_| Arc::new(WorkerMetrics::default()))
+                .collect(),
+            reloads_ok: AtomicU64::new(0),
+            reloads_failed: AtomicU64::new(0),
+            access_log,
             current: ArcSwap::from_pointee(first),
             draining: AtomicBool::new(false),
             connections: AtomicUsize::new(0),
@@ -46,6 +62,16 @@ impl Shared {
 
     pub fn is_draining(&self) -> bool {
         self.draining.load(Ordering::Relaxed)
+    }
+}
+
+/// `server.workers`, 0 meaning one per available core.
+pub fn worker_count(config: &Config) -> usize {
+    match config.server.workers {
+        0 => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        n => n,
     }
 }
 

@@ -42,7 +42,14 @@ pub fn run(path: &Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let shared = Shared::new(generation);
+    let access_log = match crate::access_log::start(&generation.config.log.access) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("cannot open the access log: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let shared = Shared::new(generation, access_log);
     let threads = match runtime::start(shared.clone(), driver) {
         Ok(t) => t,
         Err(e) => {
@@ -52,7 +59,12 @@ pub fn run(path: &Path) -> ExitCode {
     };
     for sig in signals.forever() {
         match sig {
-            SIGHUP => reload(&shared, path),
+            SIGHUP => {
+                reload(&shared, path);
+                if let Some(log) = &shared.access_log {
+                    log.reopen();
+                }
+            }
             _ => break,
         }
     }

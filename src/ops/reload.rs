@@ -59,6 +59,9 @@ pub fn reload(shared: &Arc<Shared>, path: &Path) {
             }
             let n = next.number;
             shared.current.store(Arc::new(next));
+            shared
+                .reloads_ok
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             log::info(&format!("reload: generation {n} in service"));
         }
         Err(errors) => {
@@ -66,6 +69,9 @@ pub fn reload(shared: &Arc<Shared>, path: &Path) {
                 log::error(&format!("reload: {e}"));
             }
             log::error("reload: config rejected, the previous one stays in service");
+            shared
+                .reloads_failed
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
     }
 }

@@ -44,6 +44,8 @@ pub async fn serve(conn: &mut Conn, w: &Rc<Worker>, generation: &Generation, req
         }
     };
 
+    conn.body_in = body_bytes;
+    conn.status = 200;
     let body = echo_json(&forwarded, body_bytes);
     let close = !req.head.keep_alive || w.shared.is_draining();
     let mut out = Vec::with_capacity(body.len() + 192);

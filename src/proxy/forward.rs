@@ -10,16 +10,17 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use monoio::buf::{IoBuf, IoBufMut};
+use monoio::buf::IoBufMut;
 use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
 use smallvec::SmallVec;
 
+use crate::http::chunked::LAST_CHUNK;
 use crate::http::{
     BodyKind, ChunkedDecoder, RequestHead, ResponseBody, ResponseError, ResponseHead, Version,
     parse_response_head,
 };
-use crate::routing::{Instance, Mode};
+use crate::routing::Instance;
 use crate::state::Generation;
 
 use super::{Bytes, Conn, HeadVec, Next, RequestId, Target, Worker, answer, error};
@@ -185,6 +186,7 @@ async fn forward_inner(
             return Err(Fail::Answer(error::unreachable()));
         };
         let inst = out.instance().clone();
+        conn.instance = Some(inst.addr);
         let pooled = if fresh_only {
             None
         } else {
@@ -199,6 +201,7 @@ async fn forward_inner(
                     c
                 }
                 Err(_) => {
+                    w.metrics.upstream_connect_errors.inc();
                     inst.mark_down(Instant::now());
                     tried.push(inst.addr);
                     fresh_only = false;
@@ -226,6 +229,7 @@ async fn forward_inner(
             return Err(Fail::Answer(error::unreachable()));
         }
         conn.pos = body_now.end;
+        conn.body_in = body_now.len() as u64;
 
         // The rest of the body.
         match head.body {
@@ -296,6 +300,7 @@ async fn stream_length_body(
             }
         };
         rest -= n as u64;
+        conn.body_in += n as u64;
         let (res, b) = up.write_all(sb).await;
         sb = b;
         if res.is_err() {
@@ -309,8 +314,8 @@ async fn stream_length_body(
 }
 
 /// Writes one chunk (`size CRLF data CRLF`) of `data` (a range of `hv.recv`).
-async fn write_chunk(
-    up: &mut TcpStream,
+pub async fn write_chunk<W: AsyncWriteRent>(
+    up: &mut W,
     mut hv: HeadVec,
     data: std::ops::Range<usize>,
 ) -> (io::Result<()>, HeadVec) {
@@ -348,6 +353,7 @@ async fn stream_chunked_body(
         conn.pos += step.consumed;
         if !data.is_empty() {
             total += data.len() as u64;
+            conn.body_in = total;
             if total > max_body {
                 return Err(Fail::Answer(error::too_large()));
             }
@@ -463,9 +469,8 @@ async fn relay_response(
     // HTTP/1.1 clients; then read the final head.
     while (100..200).contains(&resp.status) && resp.status != 101 {
         if client_11 && resp.status != 100 {
-            let (res, b) = conn.stream.write_all(rb.slice(0..resp.head_len)).await;
-            rb = b.into_inner();
-            if res.is_err() {
+            let head_len = resp.head_len;
+            if conn.send_piece(&mut rb, 0..head_len, false).await.is_err() {
                 return Err(Fail::Cut);
             }
         }
@@ -553,6 +558,8 @@ async fn relay_response(
     if !client_chunked {
         hv.recv_piece(body_now.clone());
     }
+    conn.status = resp.status;
+    conn.bytes_out += hv.len() as u64;
     let (res, mut hv) = hv.write_all(&mut conn.stream).await;
     let mut rb = std::mem::take(&mut hv.recv);
     conn.hv = hv;
@@ -650,10 +657,7 @@ async fn relay_length(
             Ok(n) => n,
         };
         rest -= n as u64;
-        let buf = std::mem::take(rb);
-        let (res, b) = conn.stream.write_all(buf).await;
-        *rb = b;
-        if res.is_err() {
+        if conn.send_piece(rb, 0..n, false).await.is_err() {
             return Err(Fail::Cut);
         }
     }
@@ -674,30 +678,12 @@ async fn relay_chunked(
         let step = dec.step(&rb[pos..]).map_err(|_| Fail::Cut)?;
         let data = pos + step.data.start..pos + step.data.end;
         pos += step.consumed;
-        if !data.is_empty() {
-            let res = if chunked {
-                let mut hv = std::mem::take(&mut conn.hv);
-                hv.recv = std::mem::take(rb);
-                let (res, mut hv) = write_chunk(&mut conn.stream, hv, data).await;
-                *rb = std::mem::take(&mut hv.recv);
-                conn.hv = hv;
-                res
-            } else {
-                let buf = std::mem::take(rb);
-                let (res, s) = conn.stream.write_all(buf.slice(data)).await;
-                *rb = s.into_inner();
-                res.map(|_| ())
-            };
-            if res.is_err() {
-                return Err(Fail::Cut);
-            }
+        if !data.is_empty() && conn.send_piece(rb, data, chunked).await.is_err() {
+            return Err(Fail::Cut);
         }
         if step.done {
-            if chunked {
-                let (res, _) = conn.stream.write_all(&b"0\r\n\r\n"[..]).await;
-                if res.is_err() {
-                    return Err(Fail::Cut);
-                }
+            if chunked && conn.send_static(LAST_CHUNK).await.is_err() {
+                return Err(Fail::Cut);
             }
             return Ok(pos == rb.len());
         }
@@ -721,23 +707,8 @@ async fn relay_until_close(
 ) -> Result<(), Fail> {
     let mut data = start..rb.len();
     loop {
-        if !data.is_empty() {
-            let res = if chunked {
-                let mut hv = std::mem::take(&mut conn.hv);
-                hv.recv = std::mem::take(rb);
-                let (res, mut hv) = write_chunk(&mut conn.stream, hv, data.clone()).await;
-                *rb = std::mem::take(&mut hv.recv);
-                conn.hv = hv;
-                res
-            } else {
-                let buf = std::mem::take(rb);
-                let (res, s) = conn.stream.write_all(buf.slice(data.clone())).await;
-                *rb = s.into_inner();
-                res.map(|_| ())
-            };
-            if res.is_err() {
-                return Err(Fail::Cut);
-            }
+        if !data.is_empty() && conn.send_piece(rb, data.clone(), chunked).await.is_err() {
+            return Err(Fail::Cut);
         }
         match read_some(up, rb, usize::MAX).await {
             Ok(0) => break,
@@ -745,21 +716,8 @@ async fn relay_until_close(
             Ok(n) => data = 0..n,
         }
     }
-    if chunked {
-        let (res, _) = conn.stream.write_all(&b"0\r\n\r\n"[..]).await;
-        if res.is_err() {
-            return Err(Fail::Cut);
-        }
+    if chunked && conn.send_static(LAST_CHUNK).await.is_err() {
+        return Err(Fail::Cut);
     }
     Ok(())
-}
-
-#[allow(dead_code)]
-fn mode_is_proxy(m: Mode) -> bool {
-    m == Mode::Proxy
-}
-
-#[allow(dead_code)]
-async fn shutdown(up: &mut TcpStream) {
-    let _ = up.shutdown().await;
 }

@@ -15,15 +15,19 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use monoio::buf::IoBufMut;
+use monoio::buf::{IoBuf, IoBufMut};
 use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
 
+use crate::access_log::AccessLogSender;
 use crate::errors::FcError;
 use crate::http::{HeadError, RequestHead, RequestLimits, Span, Version, parse_request_head};
+use crate::metrics::WorkerMetrics;
 use crate::routing::{Decision, FunctionEntry, HeaderLookup, Instance, Mode};
 use crate::state::{Generation, Shared};
 use crate::upstream::Upstreams;
+use std::io::Write as _;
+use std::os::fd::{AsRawFd, RawFd};
 
 pub use iovec::HeadVec;
 
@@ -48,6 +52,23 @@ pub struct Worker {
     spare: RefCell<Vec<Vec<u8>>>,
     /// Heap slots the request futures run in.
     slots: slot::Slots,
+    /// This worker's counters (it is their only writer).
+    pub metrics: Arc<WorkerMetrics>,
+    /// Access-log lines not yet handed to the writer thread.
+    access: RefCell<Vec<u8>>,
+    /// Open client connections of this worker.
+    pub connections: Cell<usize>,
+    /// Connections waiting for their next request: a drain shuts them down at once.
+    idle: RefCell<ahash::AHashSet<RawFd>>,
+}
+
+/// Marks a connection idle while alive (see [`Worker::idle_mark`]).
+pub struct IdleMark<'a>(&'a Worker, RawFd);
+
+impl Drop for IdleMark<'_> {
+    fn drop(&mut self) {
+        self.0.idle.borrow_mut().remove(&self.1);
+    }
 }
 
 impl Worker {
@@ -61,12 +82,16 @@ impl Worker {
         );
         Worker {
             id,
+            metrics: shared.metrics[id as usize].clone(),
             shared,
             upstreams,
             seq: Cell::new(0),
             generation: RefCell::new(Rc::new(generation)),
             spare: RefCell::new(Vec::new()),
             slots: slot::Slots::default(),
+            access: RefCell::new(Vec::new()),
+            connections: Cell::new(0),
+            idle: RefCell::new(Default::default()),
         }
     }
 
@@ -90,6 +115,43 @@ impl Worker {
         let n = self.seq.get() + 1;
         self.seq.set(n);
         RequestId::new(self.shared.nonce, self.id, n)
+    }
+
+    pub fn idle_mark(&self, fd: RawFd) -> IdleMark<'_> {
+        self.idle.borrow_mut().insert(fd);
+        IdleMark(self, fd)
+    }
+
+    /// Drain: shuts down every connection that is waiting for its next request.
+    pub fn close_idle_connections(&self) {
+        for fd in self.idle.borrow().iter() {
+            // SAFETY: the descriptor belongs to an open connection of this worker.
+            unsafe { libc::shutdown(*fd, libc::SHUT_RDWR) };
+        }
+    }
+
+    fn access_append(&self, line: &[u8], sender: &AccessLogSender) {
+        let mut buf = self.access.borrow_mut();
+        buf.extend_from_slice(line);
+        if buf.len() >= crate::access_log::FLUSH_BYTES {
+            let full = std::mem::replace(
+                &mut *buf,
+                Vec::with_capacity(crate::access_log::FLUSH_BYTES + 1024),
+            );
+            if !sender.send(full) {
+                self.metrics.access_log_dropped.inc();
+            }
+        }
+    }
+
+    /// Hands buffered access-log lines to the writer (called periodically).
+    pub fn flush_access_log(&self) {
+        if let Some(sender) = &self.shared.access_log {
+            let mut buf = self.access.borrow_mut();
+            if !buf.is_empty() && !sender.send(std::mem::take(&mut *buf)) {
+                self.metrics.access_log_dropped.inc();
+            }
+        }
     }
 
     pub fn take_buf(&self) -> Vec<u8> {
@@ -144,6 +206,14 @@ pub struct Conn {
     pub pos: usize,
     /// Reused for every head written on this connection (its `extra` keeps its capacity).
     pub hv: HeadVec,
+    /// The current request, for metrics and the access log: the status sent to the client
+    /// (0: none), the instance used, body bytes received, bytes sent.
+    pub status: u16,
+    pub instance: Option<SocketAddr>,
+    pub body_in: u64,
+    pub bytes_out: u64,
+    /// The access-log line being built (reused).
+    pub log: Vec<u8>,
 }
 
 impl Conn {
@@ -173,8 +243,45 @@ impl Conn {
     }
 
     pub async fn write_all(&mut self, bytes: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
+        self.bytes_out += bytes.len() as u64;
         let (res, bytes) = self.stream.write_all(bytes).await;
         (res.map(|_| ()), bytes)
+    }
+
+    /// Sends `rb[data]` to the client, as one chunk when `chunked`; `rb` comes back.
+    pub async fn send_piece(
+        &mut self,
+        rb: &mut Vec<u8>,
+        data: std::ops::Range<usize>,
+        chunked: bool,
+    ) -> io::Result<()> {
+        self.bytes_out += data.len() as u64;
+        if chunked {
+            let mut hv = std::mem::take(&mut self.hv);
+            hv.recv = std::mem::take(rb);
+            let (res, mut hv) = forward::write_chunk(&mut self.stream, hv, data).await;
+            *rb = std::mem::take(&mut hv.recv);
+            self.hv = hv;
+            res
+        } else {
+            let buf = std::mem::take(rb);
+            let (res, s) = self.stream.write_all(buf.slice(data)).await;
+            *rb = s.into_inner();
+            res.map(|_| ())
+        }
+    }
+
+    /// Resets the per-request accounting.
+    pub fn begin_request(&mut self) {
+        self.status = 0;
+        self.instance = None;
+        self.body_in = 0;
+        self.bytes_out = 0;
+    }
+
+    pub async fn send_static(&mut self, bytes: &'static [u8]) -> io::Result<()> {
+        self.bytes_out += bytes.len() as u64;
+        self.stream.write_all(bytes).await.0.map(|_| ())
     }
 }
 
@@ -194,6 +301,11 @@ pub async fn serve_connection(stream: TcpStream, peer: SocketAddr, w: Rc<Worker>
         buf: Vec::with_capacity(INITIAL_BUF),
         pos: 0,
         hv: HeadVec::new(),
+        status: 0,
+        instance: None,
+        body_in: 0,
+        bytes_out: 0,
+        log: Vec::new(),
     };
     let mut first = true;
     loop {
@@ -211,12 +323,25 @@ pub async fn serve_connection(stream: TcpStream, peer: SocketAddr, w: Rc<Worker>
             server.idle_timeout_ms
         });
         let header_timeout = Duration::from_millis(server.header_timeout_ms);
-        let head = match read_head(&mut conn, &limits, idle, header_timeout).await {
+        // Waiting for a new request: a drain may close this connection at once.
+        let idle_mark = conn
+            .buf
+            .is_empty()
+            .then(|| w.idle_mark(conn.stream.as_raw_fd()));
+        let read = read_head(&mut conn, &limits, idle, header_timeout).await;
+        drop(idle_mark);
+        let head = match read {
             HeadRead::Head(h) => h,
             HeadRead::Closed => return,
             HeadRead::Failed(e) => {
+                let started = Instant::now();
                 let id = w.next_request_id();
+                conn.begin_request();
+                if w.shared.access_log.is_some() {
+                    log_start(&mut conn, None, &id, None);
+                }
                 answer(&mut conn, &e, &id, false, true).await;
+                finish_request(&mut conn, &w, None, 0, started);
                 return;
             }
         };
@@ -361,12 +486,89 @@ pub struct Target {
     pub base_path: Option<Bytes>,
 }
 
+/// Starts the access-log line of a request: everything known before it is forwarded.
+fn log_start(conn: &mut Conn, head: Option<&RequestHead>, id: &RequestId, target: Option<&Target>) {
+    use crate::access_log::{json_str, rfc3339_millis};
+    let log = &mut conn.log;
+    log.clear();
+    log.extend_from_slice(b"{\"time\":\"");
+    rfc3339_millis(log, std::time::SystemTime::now());
+    let _ = write!(
+        log,
+        "\",\"request_id\":\"{}\",\"client\":\"{}\"",
+        id.as_str(),
+        conn.peer
+    );
+    let field = |log: &mut Vec<u8>, name: &str, v: Option<&[u8]>| {
+        let _ = write!(log, ",\"{name}\":");
+        match v {
+            Some(v) => json_str(log, v),
+            None => log.extend_from_slice(b"null"),
+        }
+    };
+    let buf = &conn.buf;
+    field(log, "method", head.map(|h| h.method.get(buf)));
+    field(log, "host", head.and_then(|h| h.host).map(|s| s.get(buf)));
+    field(log, "target", head.map(|h| h.target.get(buf)));
+    field(log, "mode", target.map(|t| t.mode.as_str().as_bytes()));
+    let f = target.map(|t| &t.function);
+    field(log, "service", f.map(|f| f.service.as_bytes()));
+    field(log, "function", f.map(|f| f.name.as_bytes()));
+    field(log, "qualifier", f.map(|f| f.qualifier.as_bytes()));
+    field(log, "forwarded", target.map(|t| t.target.get(buf)));
+}
+
+/// Counts the finished request and completes its access-log line.
+fn finish_request(
+    conn: &mut Conn,
+    w: &Worker,
+    mode: Option<Mode>,
+    head_len: usize,
+    started: Instant,
+) {
+    let micros = started.elapsed().as_micros() as u64;
+    w.metrics.record(mode, conn.status, micros);
+    if let Some(sender) = &w.shared.access_log {
+        let log = &mut conn.log;
+        match conn.instance {
+            Some(a) => {
+                let _ = write!(log, ",\"instance\":\"{a}\"");
+            }
+            None => log.extend_from_slice(b",\"instance\":null"),
+        }
+        let _ = writeln!(
+            log,
+            ",\"status\":{},\"bytes_in\":{},\"bytes_out\":{},\"duration_ms\":{}.{:03}}}",
+            conn.status,
+            head_len as u64 + conn.body_in,
+            conn.bytes_out,
+            micros / 1000,
+            micros % 1000
+        );
+        w.access_append(&conn.log, sender);
+    }
+}
+
 async fn handle_request(
     conn: &mut Conn,
     w: &Rc<Worker>,
     generation: &Generation,
     head: RequestHead,
 ) -> Next {
+    let started = Instant::now();
+    conn.begin_request();
+    let head_len = head.head_len;
+    let (next, mode) = route_and_forward(conn, w, generation, head).await;
+    finish_request(conn, w, mode, head_len, started);
+    next
+}
+
+async fn route_and_forward(
+    conn: &mut Conn,
+    w: &Rc<Worker>,
+    generation: &Generation,
+    head: RequestHead,
+) -> (Next, Option<Mode>) {
     let id = w.next_request_id();
     let is_head = head.method.get(&conn.buf) == b"HEAD";
     let keep_alive = head.keep_alive;
@@ -394,28 +596,34 @@ async fn handle_request(
     };
     // The head is consumed; whatever follows it (body, pipelined requests) stays.
     conn.pos = head.head_len;
+    if w.shared.access_log.is_some() {
+        log_start(conn, Some(&head), &id, decision.as_ref().ok());
+    }
     let target = match decision {
         Ok(t) => t,
         Err(e) => {
             // The body (if any) was not read: close unless there is none.
             let close = !keep_alive || head.body != crate::http::BodyKind::None;
             answer(conn, &e, &id, is_head, close).await;
-            return if close { Next::Close } else { Next::KeepAlive };
+            let next = if close { Next::Close } else { Next::KeepAlive };
+            return (next, None);
         }
     };
+    let mode = Some(target.mode);
     if let crate::http::BodyKind::Length(n) = head.body
         && n > generation.config.server.max_body_bytes
     {
         answer(conn, &error::too_large(), &id, is_head, true).await;
-        return Next::Close;
+        return (Next::Close, mode);
     }
-    if head.expect_continue && head.body != crate::http::BodyKind::None {
-        let (res, _) = conn
-            .write_all(b"HTTP/1.1 100 Continue\r\n\r\n".to_vec())
-            .await;
-        if res.is_err() {
-            return Next::Close;
-        }
+    if head.expect_continue
+        && head.body != crate::http::BodyKind::None
+        && conn
+            .send_static(b"HTTP/1.1 100 Continue\r\n\r\n")
+            .await
+            .is_err()
+    {
+        return (Next::Close, mode);
     }
     let req = forward::Request {
         head,
@@ -424,15 +632,17 @@ async fn handle_request(
         target,
     };
     let echo = matches!(req.target.function.instances.first(), Some(Instance::Echo));
-    if echo {
+    let next = if echo {
         echo::serve(conn, w, generation, req).await
     } else {
         forward::forward(conn, w, generation, req).await
-    }
+    };
+    (next, mode)
 }
 
 /// Writes an answer made by fcgate. Errors writing it only mean the client is gone.
 pub async fn answer(conn: &mut Conn, e: &FcError, id: &RequestId, head_only: bool, close: bool) {
+    conn.status = e.status;
     let mut out = Vec::with_capacity(256);
     error::render(&mut out, e, id, head_only, close);
     let _ = conn.write_all(out).await;

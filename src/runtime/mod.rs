@@ -3,9 +3,7 @@
 //! start or `FCGATE_DRIVER=epoll` asks for it) and its own SO_REUSEPORT listener on every
 //! `server.listen` address. A worker owns its connections, pools and counters.
 
-use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
-use std::os::fd::RawFd;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -42,45 +40,11 @@ impl Driver {
     }
 }
 
-/// Worker-side bookkeeping for draining.
-struct Lifecycle {
-    /// Open client connections of this worker.
-    connections: Cell<usize>,
-    /// Connections waiting for their next request: shut down at once on drain.
-    idle: RefCell<ahash::AHashSet<RawFd>>,
-}
-
-thread_local! {
-    static LIFECYCLE: Lifecycle = Lifecycle { connections: Cell::new(0), idle: RefCell::new(Default::default()) };
-}
-
-/// Marks a connection idle (waiting for its next request) while alive.
-pub struct IdleMark(RawFd);
-
-impl IdleMark {
-    pub fn new(fd: RawFd) -> IdleMark {
-        LIFECYCLE.with(|l| l.idle.borrow_mut().insert(fd));
-        IdleMark(fd)
-    }
-}
-
-impl Drop for IdleMark {
-    fn drop(&mut self) {
-        LIFECYCLE.with(|l| l.idle.borrow_mut().remove(&self.0));
-    }
-}
-
 /// Starts the workers; returns once every one has bound its listeners (or the first error).
 pub fn start(shared: Arc<Shared>, driver: Driver) -> Result<Vec<JoinHandle<()>>, String> {
     let generation = shared.current.load_full();
     let server = &generation.config.server;
-    let n = if server.workers == 0 {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    } else {
-        server.workers
-    };
+    let n = shared.metrics.len();
     let cores = if server.pin_workers {
         core_affinity::get_core_ids().unwrap_or_default()
     } else {
@@ -189,10 +153,11 @@ async fn worker_main(
         monoio::spawn(accept_loop(l, worker.clone(), canceller.handle()));
     }
 
-    // Housekeeping: idle-pool sweep; drain on request.
+    // Housekeeping: access-log flush, idle-pool sweep; drain on request.
     let mut last_sweep = Instant::now();
     while !shared.is_draining() {
         monoio::time::sleep(Duration::from_millis(100)).await;
+        worker.flush_access_log();
         if last_sweep.elapsed() >= Duration::from_secs(1) {
             worker.upstreams.sweep();
             last_sweep = Instant::now();
@@ -204,16 +169,14 @@ async fn worker_main(
     let drain = Duration::from_millis(shared.current.load().config.server.drain_timeout_ms);
     let deadline = Instant::now() + drain;
     loop {
-        let fds: Vec<RawFd> = LIFECYCLE.with(|l| l.idle.borrow().iter().copied().collect());
-        for fd in fds {
-            // SAFETY: shutdown on a descriptor an open connection of this worker owns.
-            unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
-        }
-        if LIFECYCLE.with(|l| l.connections.get()) == 0 || Instant::now() >= deadline {
+        worker.close_idle_connections();
+        worker.flush_access_log();
+        if worker.connections.get() == 0 || Instant::now() >= deadline {
             break;
         }
         monoio::time::sleep(Duration::from_millis(20)).await;
     }
+    worker.flush_access_log();
 }
 
 async fn accept_loop(listener: TcpListener, worker: Rc<Worker>, cancel: monoio::io::CancelHandle) {
@@ -249,14 +212,14 @@ struct ConnGuard(Rc<Worker>);
 
 impl ConnGuard {
     fn new(w: Rc<Worker>) -> ConnGuard {
-        LIFECYCLE.with(|l| l.connections.set(l.connections.get() + 1));
+        w.connections.set(w.connections.get() + 1);
         ConnGuard(w)
     }
 }
 
 impl Drop for ConnGuard {
     fn drop(&mut self) {
-        LIFECYCLE.with(|l| l.connections.set(l.connections.get() - 1));
+        self.0.connections.set(self.0.connections.get() - 1);
         self.0.shared.connections.fetch_sub(1, Ordering::Relaxed);
     }
 }
