@@ -263,17 +263,11 @@ async fn forward_inner(
                 conn.pos = head_len;
                 continue 'attempt;
             }
-            Err(HeadFail::ClosedEarly) => {
-                return Err(Fail::Answer(error::bad_response(
-                    "function instance closed the connection without answering",
-                )));
-            }
-            Err(HeadFail::Bad(why)) => return Err(Fail::Answer(error::bad_response(why))),
-            Err(HeadFail::TimedOut) => return Err(Fail::Answer(error::upstream_timeout())),
+            Err(e) => return Err(e.into_fail()),
         }
     };
     let _ = &mut up;
-    relay_response(conn, w, req, up, outstanding, rbuf, resp).await
+    relay_response(conn, w, generation, req, up, outstanding, rbuf, resp).await
 }
 
 async fn stream_length_body(
@@ -404,13 +398,25 @@ enum HeadFail {
     TimedOut,
 }
 
+impl HeadFail {
+    fn into_fail(self) -> Fail {
+        Fail::Answer(match self {
+            HeadFail::ClosedEarly => {
+                error::bad_response("function instance closed the connection without answering")
+            }
+            HeadFail::Bad(why) => error::bad_response(why),
+            HeadFail::TimedOut => error::upstream_timeout(),
+        })
+    }
+}
+
+/// Reads until `rb` (which may already hold some of it) starts with a whole response head.
 async fn read_response_head(
     up: &mut TcpStream,
     mut rb: Vec<u8>,
     is_head: bool,
     deadline: Instant,
 ) -> Result<(Vec<u8>, ResponseHead), HeadFail> {
-    rb.clear();
     loop {
         if !rb.is_empty() {
             match parse_response_head(&rb, is_head, MAX_RESPONSE_HEAD) {
@@ -451,9 +457,11 @@ fn status_line(out: &mut Vec<u8>, status: u16) {
     let _ = write!(out, "HTTP/1.1 {status} ");
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn relay_response(
     conn: &mut Conn,
     w: &Rc<Worker>,
+    generation: &Generation,
     req: &Request,
     mut up: TcpStream,
     outstanding: crate::upstream::Outstanding,
@@ -461,9 +469,7 @@ async fn relay_response(
     mut resp: ResponseHead,
 ) -> Result<Next, Fail> {
     let client_11 = req.head.version == Version::Http11;
-    let generation = w.generation();
     let draining = w.shared.is_draining();
-    let _ = &generation;
 
     // Interim responses: pass 1xx (other than 100, which fcgate answers itself, and 101) to
     // HTTP/1.1 clients; then read the final head.
@@ -477,24 +483,9 @@ async fn relay_response(
         rb.drain(..resp.head_len);
         let deadline =
             Instant::now() + Duration::from_millis(generation.config.upstream.response_timeout_ms);
-        match parse_response_head(&rb, req.is_head, MAX_RESPONSE_HEAD) {
-            Ok(Some(h)) => resp = h,
-            Ok(None) => {
-                let (b, h) = match read_more_head(&mut up, rb, req.is_head, deadline).await {
-                    Ok(x) => x,
-                    Err(HeadFail::TimedOut) => return Err(Fail::Answer(error::upstream_timeout())),
-                    Err(HeadFail::Bad(why)) => return Err(Fail::Answer(error::bad_response(why))),
-                    Err(HeadFail::ClosedEarly) => {
-                        return Err(Fail::Answer(error::bad_response(
-                            "function instance closed the connection mid-head",
-                        )));
-                    }
-                };
-                rb = b;
-                resp = h;
-            }
-            Err(_) => return Err(Fail::Answer(error::bad_response("malformed response head"))),
-        }
+        (rb, resp) = read_response_head(&mut up, rb, req.is_head, deadline)
+            .await
+            .map_err(HeadFail::into_fail)?;
     }
 
     let upgrade = resp.status == 101;
@@ -599,45 +590,13 @@ async fn relay_response(
     Ok(if close { Next::Close } else { Next::KeepAlive })
 }
 
-async fn read_more_head(
-    up: &mut TcpStream,
-    rb: Vec<u8>,
-    is_head: bool,
-    deadline: Instant,
-) -> Result<(Vec<u8>, ResponseHead), HeadFail> {
-    // Keep the bytes already there: read_response_head clears, so re-parse manually.
-    let mut rb = rb;
-    loop {
-        if rb.len() == rb.capacity() {
-            rb.reserve(4096);
-        }
-        let len = rb.len();
-        match monoio::time::timeout_at(deadline.into(), up.read(rb.slice_mut(len..))).await {
-            Err(_) => return Err(HeadFail::TimedOut),
-            Ok((res, s)) => {
-                rb = s.into_inner();
-                match res {
-                    Ok(0) | Err(_) => return Err(HeadFail::ClosedEarly),
-                    Ok(_) => {}
-                }
-            }
-        }
-        match parse_response_head(&rb, is_head, MAX_RESPONSE_HEAD) {
-            Ok(Some(h)) => return Ok((rb, h)),
-            Ok(None) => {}
-            Err(ResponseError::TooLarge) => return Err(HeadFail::Bad("response head too large")),
-            Err(ResponseError::Malformed(why)) => return Err(HeadFail::Bad(why)),
-        }
-    }
-}
-
 /// Reads into `rb` (cleared first), at most `max` bytes. Ok(0) at EOF; Err when reset.
 async fn read_some<R: AsyncReadRent>(r: &mut R, rb: &mut Vec<u8>, max: usize) -> io::Result<usize> {
     rb.clear();
-    let want = rb.capacity().min(max).max(1);
     if rb.capacity() == 0 {
         rb.reserve(super::STREAM_BUF);
     }
+    let want = rb.capacity().min(max).max(1);
     let buf = std::mem::take(rb);
     let (res, s) = r.read(buf.slice_mut(0..want)).await;
     *rb = s.into_inner();
