@@ -23,7 +23,7 @@ use crate::http::{
 use crate::routing::Instance;
 use crate::state::Generation;
 
-use super::{Bytes, Conn, HeadVec, Next, RequestId, Target, Worker, answer, error};
+use super::{Bytes, Conn, HeadVec, Next, RequestId, Target, Worker, answer, error, timed};
 
 /// Longest response head accepted from an instance.
 const MAX_RESPONSE_HEAD: usize = 16 * 1024;
@@ -176,6 +176,12 @@ async fn forward_inner(
         BodyKind::Chunked => false,
     };
     let connect_timeout = Duration::from_millis(cfg.upstream.connect_timeout_ms);
+    let limits = BodyLimits {
+        read: Duration::from_millis(cfg.server.header_timeout_ms),
+        send: Duration::from_millis(cfg.upstream.response_timeout_ms),
+        max_body: cfg.server.max_body_bytes,
+    };
+    let send_limit = limits.send;
     let max_attempts = 1 + cfg.upstream.retries as usize;
     let mut tried: SmallVec<[SocketAddr; 4]> = SmallVec::new();
     let mut stale_retry = true;
@@ -217,7 +223,7 @@ async fn forward_inner(
         let mut hv = std::mem::take(&mut conn.hv);
         hv.reset(std::mem::take(&mut conn.buf));
         build_request_head(&mut hv, req, conn.peer, body_now.clone());
-        let (res, mut hv) = hv.write_all(&mut up).await;
+        let (res, mut hv) = timed(send_limit, hv.write_all(&mut up)).await;
         conn.buf = std::mem::take(&mut hv.recv);
         conn.hv = hv;
         if res.is_err() {
@@ -236,19 +242,11 @@ async fn forward_inner(
             BodyKind::Length(n) => {
                 let rest = n - body_now.len() as u64;
                 if rest > 0 {
-                    stream_length_body(conn, w, &mut up, rest, cfg.server.header_timeout_ms)
-                        .await?;
+                    stream_length_body(conn, w, &mut up, rest, &limits).await?;
                 }
             }
             BodyKind::Chunked => {
-                stream_chunked_body(
-                    conn,
-                    w,
-                    &mut up,
-                    cfg.server.max_body_bytes,
-                    cfg.server.header_timeout_ms,
-                )
-                .await?;
+                stream_chunked_body(conn, w, &mut up, &limits).await?;
             }
             BodyKind::None => {}
         }
@@ -270,17 +268,26 @@ async fn forward_inner(
     relay_response(conn, w, generation, req, up, outstanding, rbuf, resp).await
 }
 
+/// Limits while a request body is streamed to an instance.
+struct BodyLimits {
+    /// Longest wait for the client's next bytes (`header_timeout_ms`): then 408.
+    read: Duration,
+    /// Longest wait for the instance to take the next bytes (`response_timeout_ms`).
+    send: Duration,
+    max_body: u64,
+}
+
 async fn stream_length_body(
     conn: &mut Conn,
     w: &Worker,
     up: &mut TcpStream,
     mut rest: u64,
-    timeout_ms: u64,
+    limits: &BodyLimits,
 ) -> Result<(), Fail> {
     // Nothing of the body is left in conn.buf past conn.pos: read straight into a stream buffer,
     // never past the body's end (pipelined bytes stay in the socket).
     let mut sb = w.take_buf();
-    let timeout = Duration::from_millis(timeout_ms);
+    let (timeout, send_limit) = (limits.read, limits.send);
     while rest > 0 {
         sb.clear();
         let want = (sb.capacity() as u64).min(rest) as usize;
@@ -295,7 +302,7 @@ async fn stream_length_body(
         };
         rest -= n as u64;
         conn.body_in += n as u64;
-        let (res, b) = up.write_all(sb).await;
+        let (res, b) = timed(send_limit, up.write_all(sb)).await;
         sb = b;
         if res.is_err() {
             return Err(Fail::Answer(error::bad_response(
@@ -329,12 +336,11 @@ async fn stream_chunked_body(
     conn: &mut Conn,
     w: &Worker,
     up: &mut TcpStream,
-    max_body: u64,
-    timeout_ms: u64,
+    limits: &BodyLimits,
 ) -> Result<(), Fail> {
     let mut dec = ChunkedDecoder::new();
     let mut total: u64 = 0;
-    let timeout = Duration::from_millis(timeout_ms);
+    let (timeout, send_limit, max_body) = (limits.read, limits.send, limits.max_body);
     // Decode what is in conn.buf first, then read more into it (it is empty by then).
     loop {
         let step = match dec.step(&conn.buf[conn.pos..]) {
@@ -353,7 +359,7 @@ async fn stream_chunked_body(
             }
             let mut hv = std::mem::take(&mut conn.hv);
             hv.recv = std::mem::take(&mut conn.buf);
-            let (res, mut hv) = write_chunk(up, hv, data).await;
+            let (res, mut hv) = timed(send_limit, write_chunk(up, hv, data)).await;
             conn.buf = std::mem::take(&mut hv.recv);
             conn.hv = hv;
             if res.is_err() {
@@ -363,7 +369,7 @@ async fn stream_chunked_body(
             }
         }
         if step.done {
-            let (res, _) = up.write_all(&b"0\r\n\r\n"[..]).await;
+            let (res, _) = timed(send_limit, up.write_all(LAST_CHUNK)).await;
             if res.is_err() {
                 return Err(Fail::Answer(error::bad_response(
                     "function instance stopped reading the request",
@@ -551,7 +557,7 @@ async fn relay_response(
     }
     conn.status = resp.status;
     conn.bytes_out += hv.len() as u64;
-    let (res, mut hv) = hv.write_all(&mut conn.stream).await;
+    let (res, mut hv) = timed(conn.send_timeout, hv.write_all(&mut conn.stream)).await;
     let mut rb = std::mem::take(&mut hv.recv);
     conn.hv = hv;
     if res.is_err() {

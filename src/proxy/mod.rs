@@ -214,6 +214,21 @@ pub struct Conn {
     pub bytes_out: u64,
     /// The access-log line being built (reused).
     pub log: Vec<u8>,
+    /// Longest wait for one write to the client (`idle_timeout_ms`): a client that stops
+    /// reading cannot hold a connection forever.
+    pub send_timeout: Duration,
+}
+
+/// Runs a rent-style write with a time limit. On time-out the buffer stays with the dropped
+/// operation and a default value takes its place: the caller closes the connection anyway.
+pub async fn timed<R, T: Default>(
+    limit: Duration,
+    op: impl std::future::Future<Output = (io::Result<R>, T)>,
+) -> (io::Result<R>, T) {
+    match monoio::time::timeout(limit, op).await {
+        Ok(x) => x,
+        Err(_) => (Err(io::ErrorKind::TimedOut.into()), T::default()),
+    }
 }
 
 impl Conn {
@@ -244,7 +259,7 @@ impl Conn {
 
     pub async fn write_all(&mut self, bytes: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
         self.bytes_out += bytes.len() as u64;
-        let (res, bytes) = self.stream.write_all(bytes).await;
+        let (res, bytes) = timed(self.send_timeout, self.stream.write_all(bytes)).await;
         (res.map(|_| ()), bytes)
     }
 
@@ -259,14 +274,23 @@ impl Conn {
         if chunked {
             let mut hv = std::mem::take(&mut self.hv);
             hv.recv = std::mem::take(rb);
-            let (res, mut hv) = forward::write_chunk(&mut self.stream, hv, data).await;
+            let (res, mut hv) = timed(
+                self.send_timeout,
+                forward::write_chunk(&mut self.stream, hv, data),
+            )
+            .await;
             *rb = std::mem::take(&mut hv.recv);
             self.hv = hv;
             res
         } else {
             let buf = std::mem::take(rb);
-            let (res, s) = self.stream.write_all(buf.slice(data)).await;
-            *rb = s.into_inner();
+            let stream = &mut self.stream;
+            let (res, buf) = timed(self.send_timeout, async move {
+                let (res, s) = stream.write_all(buf.slice(data)).await;
+                (res, s.into_inner())
+            })
+            .await;
+            *rb = buf;
             res.map(|_| ())
         }
     }
@@ -281,7 +305,10 @@ impl Conn {
 
     pub async fn send_static(&mut self, bytes: &'static [u8]) -> io::Result<()> {
         self.bytes_out += bytes.len() as u64;
-        self.stream.write_all(bytes).await.0.map(|_| ())
+        timed(self.send_timeout, self.stream.write_all(bytes))
+            .await
+            .0
+            .map(|_| ())
     }
 }
 
@@ -306,6 +333,7 @@ pub async fn serve_connection(stream: TcpStream, peer: SocketAddr, w: Rc<Worker>
         body_in: 0,
         bytes_out: 0,
         log: Vec::new(),
+        send_timeout: Duration::ZERO,
     };
     let mut first = true;
     loop {
@@ -317,6 +345,12 @@ pub async fn serve_connection(stream: TcpStream, peer: SocketAddr, w: Rc<Worker>
             max_headers: MAX_HEADERS,
         };
         conn.compact();
+        conn.send_timeout = Duration::from_millis(server.idle_timeout_ms);
+        if conn.buf.is_empty() && conn.buf.capacity() > 2 * INITIAL_BUF {
+            // A large request grew the buffer: keep idle connections small.
+            let big = std::mem::replace(&mut conn.buf, Vec::with_capacity(INITIAL_BUF));
+            w.give_buf(big);
+        }
         let idle = Duration::from_millis(if first {
             server.header_timeout_ms
         } else {
