@@ -135,9 +135,16 @@ impl HeadVec {
     }
 }
 
+/// Allocates nothing: `std::mem::take` of a connection's `HeadVec` must stay free.
 impl Default for HeadVec {
     fn default() -> Self {
-        HeadVec::new()
+        HeadVec {
+            recv: Vec::new(),
+            extra: Vec::new(),
+            iov: Vec::new(),
+            next: 0,
+            remaining: 0,
+        }
     }
 }
 

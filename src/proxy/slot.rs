@@ -43,6 +43,9 @@ impl Slots {
 
     /// Runs `fut` from a slot (or a `Box` when it does not fit).
     pub fn run<'a, F: Future + 'a>(&'a self, fut: F) -> InSlot<'a, F> {
+        if cfg!(debug_assertions) && std::env::var_os("FCGATE_DEBUG_SLOT").is_some() {
+            eprintln!("slot: future of {} bytes", size_of::<F>());
+        }
         if size_of::<F>() > SLOT_BYTES || align_of::<F>() > 16 {
             return InSlot::Boxed(Box::pin(fut));
         }
