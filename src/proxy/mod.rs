@@ -638,8 +638,12 @@ async fn route_and_forward(
         Err(e) => {
             // The body (if any) was not read: close unless there is none.
             let close = !keep_alive || head.body != crate::http::BodyKind::None;
-            answer(conn, &e, &id, is_head, close).await;
-            let next = if close { Next::Close } else { Next::KeepAlive };
+            let sent = answer(conn, &e, &id, is_head, close).await;
+            let next = if close || !sent {
+                Next::Close
+            } else {
+                Next::KeepAlive
+            };
             return (next, None);
         }
     };
@@ -674,12 +678,18 @@ async fn route_and_forward(
     (next, mode)
 }
 
-/// Writes an answer made by fcgate. Errors writing it only mean the client is gone.
-pub async fn answer(conn: &mut Conn, e: &FcError, id: &RequestId, head_only: bool, close: bool) {
+/// Writes an answer made by fcgate; false when the client is gone.
+pub async fn answer(
+    conn: &mut Conn,
+    e: &FcError,
+    id: &RequestId,
+    head_only: bool,
+    close: bool,
+) -> bool {
     conn.status = e.status;
     let mut out = Vec::with_capacity(256);
     error::render(&mut out, e, id, head_only, close);
-    let _ = conn.write_all(out).await;
+    conn.write_all(out).await.0.is_ok()
 }
 
 /// The client's HTTP version, for framing the answer.

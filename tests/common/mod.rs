@@ -165,9 +165,12 @@ impl Router {
         }
     }
 
-    /// A client connected to the router.
+    /// A client connected to the router; its reads give up early once the router's
+    /// stderr shows a panic (a dead worker would otherwise cost a full timeout per read).
     pub fn client(&self) -> Client {
-        Client::connect(self.port)
+        let mut c = Client::connect(self.port);
+        c.router_log = Some(self.log.clone());
+        c
     }
 
     /// One request on a fresh connection, one response read.
@@ -800,25 +803,36 @@ pub struct Client {
     pub stream: TcpStream,
     buf: Vec<u8>,
     eof: bool,
+    /// How long one read waits for a byte.
+    timeout: Duration,
+    /// The router's stderr: reads stop waiting when it shows a panic.
+    router_log: Option<PathBuf>,
 }
 
 impl Client {
     pub fn connect(port: u16) -> Client {
         let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to router");
-        stream.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
         stream
-            .set_write_timeout(Some(Duration::from_secs(20)))
+            .set_write_timeout(Some(Duration::from_secs(10)))
             .unwrap();
         let _ = stream.set_nodelay(true);
         Client {
             stream,
             buf: Vec::new(),
             eof: false,
+            timeout: READ_TIMEOUT,
+            router_log: None,
         }
     }
 
-    pub fn set_read_timeout(&self, t: Duration) {
-        self.stream.set_read_timeout(Some(t)).unwrap();
+    pub fn set_read_timeout(&mut self, t: Duration) {
+        self.timeout = t;
+    }
+
+    fn router_panicked(&self) -> bool {
+        self.router_log
+            .as_ref()
+            .is_some_and(|p| std::fs::read_to_string(p).is_ok_and(|l| l.contains("panicked at")))
     }
 
     /// Sends exactly these bytes.
@@ -837,26 +851,39 @@ impl Client {
             return Ok(false);
         }
         let mut tmp = [0u8; 64 * 1024];
-        match self.stream.read(&mut tmp) {
-            Ok(0) => {
-                self.eof = true;
-                Ok(false)
+        let deadline = Instant::now() + self.timeout;
+        loop {
+            // Wait in slices, so that a router that panicked is noticed quickly.
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(io::ErrorKind::TimedOut);
             }
-            Ok(n) => {
-                self.buf.extend_from_slice(&tmp[..n]);
-                Ok(true)
-            }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                Err(io::ErrorKind::TimedOut)
-            }
-            Err(_) => {
-                self.eof = true;
-                Ok(false)
+            let slice = left.min(Duration::from_millis(250));
+            self.stream.set_read_timeout(Some(slice)).unwrap();
+            match self.stream.read(&mut tmp) {
+                Ok(0) => {
+                    self.eof = true;
+                    return Ok(false);
+                }
+                Ok(n) => {
+                    self.buf.extend_from_slice(&tmp[..n]);
+                    return Ok(true);
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    if self.router_panicked() {
+                        return Err(io::ErrorKind::TimedOut);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    self.eof = true;
+                    return Ok(false);
+                }
             }
         }
     }
@@ -1063,9 +1090,9 @@ impl Client {
         if !self.buf.is_empty() {
             return false;
         }
-        self.stream.set_read_timeout(Some(within)).unwrap();
+        let saved = std::mem::replace(&mut self.timeout, within);
         let r = self.fill();
-        self.stream.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+        self.timeout = saved;
         matches!(r, Ok(false))
     }
 
