@@ -1735,3 +1735,73 @@ fn error_503_when_max_connections_is_reached() {
     first.send(&get_req(BASE, ""));
     assert_eq!(first.read_response().status, 200);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Instance choice and passive health (SPEC.md section 6)
+// ---------------------------------------------------------------------------------------------
+
+/// A free 127.0.0.1 port with nothing listening on it.
+fn closed_port() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    drop(l);
+    addr
+}
+
+fn two_instance_router(a: &str, b: &str) -> Router {
+    Router::start(&format!(
+        "[upstream]\nconnect_timeout_ms = 500\nretries = 1\n\n[[function]]\naccount = \"{ACCOUNT}\"\nservice = \"CustomDemo\"\nname = \"func-http\"\nupstreams = [\"{a}\", \"{b}\"]\n"
+    ))
+}
+
+#[test]
+fn requests_spread_over_instances() {
+    let a = MockInstance::start(Behavior::Respond(Resp::ok("a")));
+    let b = MockInstance::start(Behavior::Respond(Resp::ok("b")));
+    let router = two_instance_router(&a.addr(), &b.addr());
+    // Concurrent clients keep requests outstanding, so both instances get work.
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let port = router.port();
+            std::thread::spawn(move || {
+                let mut c = Client::connect(port);
+                for _ in 0..50 {
+                    c.send(&get_req(BASE, ""));
+                    assert_eq!(c.read_response().status, 200);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let (na, nb) = (a.request_count(), b.request_count());
+    assert_eq!(na + nb, 200);
+    assert!(
+        na > 0 && nb > 0,
+        "all requests went to one instance: a={na} b={nb}"
+    );
+}
+
+#[test]
+fn a_refusing_instance_is_skipped_and_requests_still_succeed() {
+    let good = MockInstance::start(Behavior::Respond(Resp::ok("up")));
+    let down = closed_port();
+    let router = two_instance_router(&down, &good.addr());
+    let mut c = router.client();
+    for i in 0..40 {
+        c.send(&get_req(BASE, ""));
+        let r = c.read_response();
+        assert_eq!((r.status, r.text()), (200, "up".to_string()), "request {i}");
+    }
+    assert_eq!(good.request_count(), 40);
+}
+
+#[test]
+fn all_instances_refusing_is_502_function_not_reachable() {
+    let router = two_instance_router(&closed_port(), &closed_port());
+    let r = router.get(SYSTEM_HOST, BASE, "");
+    assert_eq!(r.status, 502);
+    assert_eq!(r.json()["errorCode"], "FunctionNotReachable");
+    assert!(r.header("x-fc-request-id").is_some());
+}

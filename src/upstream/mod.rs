@@ -208,3 +208,71 @@ fn still_open(conn: &TcpStream) -> bool {
         false // 0: closed by the instance; >0: stray bytes, the framing cannot be trusted
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addrs() -> [SocketAddr; 2] {
+        [
+            "127.0.0.1:1".parse().unwrap(),
+            "127.0.0.1:2".parse().unwrap(),
+        ]
+    }
+
+    fn ups() -> Upstreams {
+        Upstreams::new(42, 8, Duration::from_secs(30))
+    }
+
+    #[test]
+    fn picks_the_less_loaded_of_two() {
+        let u = ups();
+        let [a, b] = addrs();
+        // Load `a` with 3 outstanding requests.
+        let held: Vec<_> = (0..3).map(|_| u.pick(&[a], &[]).unwrap()).collect();
+        for _ in 0..20 {
+            let o = u.pick(&[a, b], &[]).unwrap();
+            assert_eq!(o.instance().addr, b);
+        }
+        drop(held);
+        // Unloaded again: both get chosen over many picks.
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..64 {
+            seen.insert(u.pick(&[a, b], &[]).unwrap().instance().addr);
+        }
+        assert_eq!(seen.len(), 2);
+    }
+
+    #[test]
+    fn outstanding_counts_return_to_zero() {
+        let u = ups();
+        let [a, _] = addrs();
+        let o = u.pick(&[a], &[]).unwrap();
+        assert_eq!(o.instance().outstanding.get(), 1);
+        let inst = o.instance().clone();
+        drop(o);
+        assert_eq!(inst.outstanding.get(), 0);
+    }
+
+    #[test]
+    fn skips_down_instances_while_a_healthy_one_exists() {
+        let u = ups();
+        let [a, b] = addrs();
+        u.pick(&[a], &[])
+            .unwrap()
+            .instance()
+            .mark_down(Instant::now());
+        for _ in 0..20 {
+            assert_eq!(u.pick(&[a, b], &[]).unwrap().instance().addr, b);
+        }
+        // Everything down: still pick one (a refused connect is answered 502 only after trying).
+        u.pick(&[b], &[])
+            .unwrap()
+            .instance()
+            .mark_down(Instant::now());
+        assert!(u.pick(&[a, b], &[]).is_some());
+        // Already-tried instances are never picked again.
+        assert!(u.pick(&[a, b], &[a, b]).is_none());
+        assert_eq!(u.pick(&[a, b], &[a]).unwrap().instance().addr, b);
+    }
+}
