@@ -104,9 +104,36 @@ pub fn load(path: &Path) -> Result<Config, Vec<ConfigError>> {
     parse(&text, path)
 }
 
-/// Validates `text` as the contents of `path`.
+/// Validates `text` as the contents of `path`, resolving upstream names with the system
+/// resolver.
 pub fn parse(text: &str, path: &Path) -> Result<Config, Vec<ConfigError>> {
-    let mut ctx = Ctx::new(text, path.display().to_string());
+    parse_with(text, path, system_resolver)
+}
+
+/// Turns an upstream `host` and `port` into addresses (called once per name, at load).
+pub type Resolver = fn(&str, u16) -> std::io::Result<Vec<std::net::SocketAddr>>;
+
+/// `getaddrinfo`: `/etc/hosts`, then DNS.
+pub fn system_resolver(host: &str, port: u16) -> std::io::Result<Vec<std::net::SocketAddr>> {
+    use std::net::ToSocketAddrs;
+    Ok((host, port).to_socket_addrs()?.collect())
+}
+
+/// Knows only `localhost` and never touches the network: for tests and fuzzing.
+pub fn offline_resolver(host: &str, port: u16) -> std::io::Result<Vec<std::net::SocketAddr>> {
+    if host.eq_ignore_ascii_case("localhost") {
+        Ok(vec![std::net::SocketAddr::from(([127, 0, 0, 1], port))])
+    } else {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "unknown host (offline resolver)",
+        ))
+    }
+}
+
+/// [`parse`] with a given resolver.
+pub fn parse_with(text: &str, path: &Path, resolve: Resolver) -> Result<Config, Vec<ConfigError>> {
+    let mut ctx = Ctx::new(text, path.display().to_string(), resolve);
     let doc = match toml_edit::Document::parse(text) {
         Ok(doc) => doc,
         Err(e) => {
@@ -445,7 +472,7 @@ fn read_function(ctx: &mut Ctx, sec: &Section, index: &mut FunctionIndex) -> Fun
         ),
         Some(list) => {
             for u in &list.value {
-                match rules::upstream(u.value) {
+                match rules::upstream(u.value, ctx.resolver()) {
                     Ok(a) => upstreams.push(a),
                     Err(m) => ctx.error(&u.span, m),
                 }
@@ -678,6 +705,11 @@ fn read_rewrite(ctx: &mut Ctx, sec: &Section) -> Option<Rewrite> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Tests never use the network: upstream names go to the offline resolver.
+    fn parse(text: &str, path: &Path) -> Result<Config, Vec<ConfigError>> {
+        parse_with(text, path, offline_resolver)
+    }
     use crate::config::Method;
 
     const SHIPPED: &str = include_str!("../../config/fcgate.toml");

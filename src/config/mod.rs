@@ -7,7 +7,7 @@ mod load;
 mod reader;
 mod rules;
 
-pub use load::{load, parse};
+pub use load::{Resolver, load, offline_resolver, parse, parse_with, system_resolver};
 
 use std::fmt;
 use std::net::SocketAddr;

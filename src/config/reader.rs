@@ -24,10 +24,11 @@ pub(super) struct Ctx<'t> {
     text: &'t str,
     line_starts: Vec<usize>,
     errors: Vec<ConfigError>,
+    resolve: super::load::Resolver,
 }
 
 impl<'t> Ctx<'t> {
-    pub fn new(text: &'t str, path: String) -> Self {
+    pub fn new(text: &'t str, path: String, resolve: super::load::Resolver) -> Self {
         let line_starts = std::iter::once(0)
             .chain(
                 text.bytes()
@@ -41,7 +42,13 @@ impl<'t> Ctx<'t> {
             text,
             line_starts,
             errors: Vec::new(),
+            resolve,
         }
+    }
+
+    /// How upstream names are resolved.
+    pub fn resolver(&self) -> super::load::Resolver {
+        self.resolve
     }
 
     /// 1-based line and column (counted in characters) of a byte offset.
@@ -318,7 +325,7 @@ mod tests {
     #[test]
     fn positions() {
         let text = "ab\ncé d\n\nx";
-        let ctx = Ctx::new(text, "f".into());
+        let ctx = Ctx::new(text, "f".into(), super::super::load::offline_resolver);
         assert_eq!(ctx.position(0), (1, 1));
         assert_eq!(ctx.position(1), (1, 2));
         assert_eq!(ctx.position(3), (2, 1));

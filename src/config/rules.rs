@@ -2,7 +2,7 @@
 //! addresses, upstreams, route paths and rewrite rules. Each returns the normalised value or
 //! a message; `load.rs` attaches the position. Nothing here knows about TOML.
 
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr};
 
 use super::{Method, RewriteKind, UpstreamAddr};
 
@@ -137,7 +137,7 @@ pub(super) fn listen_addr(s: &str) -> Result<SocketAddr, String> {
 
 /// An upstream: `builtin:echo`, or `host:port` with port 1-65535 and host an IPv4 address, a
 /// bracketed IPv6 address or a name resolved now (an IPv4 result is preferred).
-pub(super) fn upstream(s: &str) -> Result<UpstreamAddr, String> {
+pub(super) fn upstream(s: &str, resolve: super::load::Resolver) -> Result<UpstreamAddr, String> {
     if s == "builtin:echo" {
         return Ok(UpstreamAddr::Echo);
     }
@@ -183,8 +183,8 @@ pub(super) fn upstream(s: &str) -> Result<UpstreamAddr, String> {
     if host.bytes().any(|b| b <= b' ' || b == b'/' || b == 0x7f) {
         return Err(bad());
     }
-    let addrs: Vec<SocketAddr> = match (host, port).to_socket_addrs() {
-        Ok(a) => a.collect(),
+    let addrs: Vec<SocketAddr> = match resolve(host, port) {
+        Ok(a) => a,
         Err(e) => return Err(format!("upstream `{s}`: cannot resolve `{host}`: {e}")),
     };
     match addrs.iter().find(|a| a.is_ipv4()).or_else(|| addrs.first()) {
@@ -409,9 +409,12 @@ mod tests {
 
     #[test]
     fn upstreams() {
-        assert_eq!(upstream("builtin:echo").unwrap(), UpstreamAddr::Echo);
-        assert!(upstream("builtin:foo").is_err());
-        let a = upstream("127.0.0.1:9000").unwrap();
+        assert_eq!(
+            upstream("builtin:echo", super::super::load::offline_resolver).unwrap(),
+            UpstreamAddr::Echo
+        );
+        assert!(upstream("builtin:foo", super::super::load::offline_resolver).is_err());
+        let a = upstream("127.0.0.1:9000", super::super::load::offline_resolver).unwrap();
         assert_eq!(
             a,
             UpstreamAddr::Tcp {
@@ -420,11 +423,11 @@ mod tests {
             }
         );
         assert!(matches!(
-            upstream("[::1]:80").unwrap(),
+            upstream("[::1]:80", super::super::load::offline_resolver).unwrap(),
             UpstreamAddr::Tcp { .. }
         ));
         assert!(matches!(
-            upstream("localhost:80").unwrap(),
+            upstream("localhost:80", super::super::load::offline_resolver).unwrap(),
             UpstreamAddr::Tcp { .. }
         ));
         for bad in [
@@ -437,7 +440,10 @@ mod tests {
             "h:x",
             "no-such-host.invalid:80",
         ] {
-            assert!(upstream(bad).is_err(), "{bad}");
+            assert!(
+                upstream(bad, super::super::load::offline_resolver).is_err(),
+                "{bad}"
+            );
         }
     }
 
