@@ -534,7 +534,7 @@ fn twenty_reloads_under_load_fail_no_request() {
                 let mut i = 0usize;
                 while !stop.load(Ordering::Relaxed) {
                     i += 1;
-                    let (raw, want) = if (i + t) % 2 == 0 {
+                    let (raw, want) = if (i + t).is_multiple_of(2) {
                         (proxy_get("echo", &format!("t{t}/{i}")), None)
                     } else {
                         (host_get("example.com", &format!("/t{t}/{i}")), Some("mock"))
