@@ -1193,3 +1193,23 @@ fn drain_writes_the_last_access_log_lines() {
         "drains {lost:?} of 0..12 lost the access-log line of their last request"
     );
 }
+
+#[test]
+fn reload_applies_the_log_level() {
+    let body = function("echo", "builtin:echo");
+    let g = Gate::start(&format!("{SERVER}\n[log]\nlevel = \"warn\"\n"), &body);
+    g.reload(&format!("{SERVER}\n[log]\nlevel = \"info\"\n"), &body);
+    g.wait_generation(2);
+    g.reload(&format!("{SERVER}\n[log]\nlevel = \"info\"\n"), &body);
+    g.wait_generation(3);
+    let log = g.router.log();
+    assert!(
+        log.contains("generation 3 in service"),
+        "level = \"info\" applies after a reload:\n{log}"
+    );
+    g.reload(&format!("{SERVER}\n[log]\nlevel = \"error\"\n"), &body);
+    g.wait_generation(4);
+    g.reload(&format!("{SERVER}\n[log]\nlevel = \"error\"\n"), &body);
+    g.wait_generation(5);
+    assert!(!g.router.log().contains("generation 5 in service"));
+}
