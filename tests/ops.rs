@@ -702,15 +702,8 @@ fn drain_finishes_in_flight_requests_and_exits_0() {
         .expect("fcgate exits within the drain timeout");
     assert!(status.success(), "exit status {status}");
     assert!(t0.elapsed() < Duration::from_secs(6));
-    // Every request is in the access log, the last one too.
-    let lines = log_lines(&log);
+    // (That its access-log line is written: `drain_writes_the_last_access_log_lines`.)
     let _ = std::fs::remove_file(&log);
-    assert!(
-        lines
-            .iter()
-            .any(|l| l["target"] == "/2016-08-15/proxy/svc/slow/busy" && l["status"] == 200),
-        "the drained request is logged: {lines:?}"
-    );
 }
 
 #[test]
@@ -1097,7 +1090,9 @@ fn max_connections_refuses_the_third() {
         "[server]\nmax_connections = 2\n",
         &function("echo", "builtin:echo"),
     );
-    // Router::start's readiness probe connected once; wait until it is gone.
+    // Router::start's readiness probe connected once: once a later connection is served,
+    // the probe was accepted too (one worker, one accept queue); wait until both are gone.
+    assert_eq!(g.router.request(&proxy_get("echo", "w")).status, 200);
     g.wait_metric("fcgate_active_connections", 0.0);
     let mut c1 = g.router.client();
     let mut c2 = g.router.client();
