@@ -1,5 +1,6 @@
-//! Operations: start-up, reload on SIGHUP, drain on SIGTERM/SIGINT.
+//! Operations: start-up, the admin listener, reload on SIGHUP, drain on SIGTERM/SIGINT.
 
+pub mod admin;
 mod reload;
 
 pub use reload::{load_generation, reload};
@@ -50,6 +51,20 @@ pub fn run(path: &Path) -> ExitCode {
         }
     };
     let shared = Shared::new(generation, access_log);
+    // Before the workers: once the data port accepts, the admin port answers too.
+    let admin_addr = shared
+        .current
+        .load()
+        .config
+        .admin
+        .as_ref()
+        .map(|a| a.listen);
+    if let Some(addr) = admin_addr
+        && let Err(e) = admin::start(shared.clone(), addr)
+    {
+        eprintln!("cannot listen on the admin address {addr}: {e}");
+        return ExitCode::FAILURE;
+    }
     let threads = match runtime::start(shared.clone(), driver) {
         Ok(t) => t,
         Err(e) => {
@@ -75,11 +90,12 @@ pub fn run(path: &Path) -> ExitCode {
     let deadline = Instant::now() + drain + Duration::from_secs(1);
     let handle = signals.handle();
     std::thread::spawn(move || {
-        // A second signal exits at once.
-        if let Ok(mut again) = Signals::new([SIGTERM, SIGINT])
-            && again.forever().next().is_some()
-        {
-            std::process::exit(0);
+        // A second SIGTERM/SIGINT exits at once. The same `Signals` keeps listening, so a
+        // second signal that arrives right after the first is not lost.
+        for sig in signals.forever() {
+            if sig != SIGHUP {
+                std::process::exit(0);
+            }
         }
     });
     for t in threads {

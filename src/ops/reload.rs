@@ -52,11 +52,14 @@ pub fn reload(shared: &Arc<Shared>, path: &Path) {
         Ok(next) => {
             if next.config.server.listen != current.config.server.listen
                 || next.config.server.workers != current.config.server.workers
+                || next.config.admin != current.config.admin
+                || next.config.log.access != current.config.log.access
             {
                 log::warn(
-                    "reload: server.listen / server.workers changes take effect only on restart",
+                    "reload: server.listen, server.workers, admin.listen and log.access changes take effect only on restart",
                 );
             }
+            log::set_level(next.config.log.level);
             let n = next.number;
             shared.current.store(Arc::new(next));
             shared
