@@ -1243,6 +1243,37 @@ const CASES: &[Case] = &[
         "DomainNameNotFound",
     )
     .keeps(),
+    // ---- answered before the body is read: the body must never be parsed as a request ----
+    err(
+        "unknown Host with a Content-Length body that is a request",
+        r!("POST /body-404 HTTP/1.1\r\nHost: evil.com\r\nContent-Length: 45\r\n\r\n", smuggled!()),
+        404,
+        "DomainNameNotFound",
+    ),
+    err(
+        "unknown Host with a chunked body that is a request",
+        r!("POST /body-404c HTTP/1.1\r\nHost: evil.com\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", smuggled!()),
+        404,
+        "DomainNameNotFound",
+    ),
+    err(
+        "method not allowed with a Content-Length body that is a request",
+        r!("PROPFIND /body-405 HTTP/1.1\r\n", host!(), "Content-Length: 45\r\n\r\n", smuggled!()),
+        405,
+        "MethodNotAllowed",
+    ),
+    err(
+        "Content-Length over max_body_bytes with the smuggled request as its start",
+        r!("POST /body-413 HTTP/1.1\r\n", host!(), "Content-Length: 2000000\r\n\r\n", smuggled!()),
+        413,
+        "EntityTooLarge",
+    ),
+    err(
+        "Expect: 100-continue, not routed: the body is never read",
+        r!("POST /body-ex HTTP/1.1\r\nHost: evil.com\r\nExpect: 100-continue\r\nContent-Length: 45\r\n\r\n", smuggled!()),
+        404,
+        "DomainNameNotFound",
+    ),
     // ---- limits ----
     err("101 fields: 431", Raw::G(fields_101), 431, "InvalidArgument"),
     ok(
@@ -1855,10 +1886,11 @@ fn request_corpus_each_case_status_and_what_the_instance_received() {
         ));
     }
     eprintln!(
-        "{} request cases, {} failing, {:?}",
+        "{} request cases, {} failing, {:?} ({})",
         CASES.len(),
         failures.len(),
-        started.elapsed()
+        started.elapsed(),
+        router.log().lines().next().unwrap_or("")
     );
     assert!(
         failures.is_empty(),
@@ -1867,4 +1899,620 @@ fn request_corpus_each_case_status_and_what_the_instance_received() {
         CASES.len(),
         failures.join("\n")
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The response table: a misbehaving instance
+// ---------------------------------------------------------------------------------------------
+
+/// What the client gets when the instance answers with a case's bytes.
+#[derive(Clone, Copy, Debug)]
+enum Outcome {
+    /// Nothing had reached the client yet: 502 `BadResponse`, then the connection closes.
+    BadResponse,
+    /// The head (this status) reached the client, then the connection was cut: fewer bytes
+    /// than its length, or no last chunk.
+    Cut(u16),
+    /// A whole response (status, body length); the fault comes after it, so the instance
+    /// connection must not be reused.
+    Whole(u16, usize),
+}
+
+#[derive(Clone, Copy)]
+struct RespCase {
+    name: &'static str,
+    /// The instance's answer, written at once.
+    raw: Raw,
+    /// The instance closes the connection after writing it.
+    close: bool,
+    outcome: Outcome,
+}
+
+const fn rc(name: &'static str, raw: Raw, outcome: Outcome) -> RespCase {
+    RespCase {
+        name,
+        raw,
+        close: false,
+        outcome,
+    }
+}
+
+impl RespCase {
+    const fn then_close(mut self) -> RespCase {
+        self.close = true;
+        self
+    }
+}
+
+use Outcome::{BadResponse, Cut, Whole};
+
+const RESP_CASES: &[RespCase] = &[
+    // ---- framing of the head ----
+    rc(
+        "Content-Length and Transfer-Encoding",
+        r!(
+            "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+        ),
+        BadResponse,
+    ),
+    rc(
+        "Transfer-Encoding and Content-Length",
+        r!(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 0\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+        ),
+        BadResponse,
+    ),
+    rc(
+        "Content-Length: +5",
+        r!("HTTP/1.1 200 OK\r\nContent-Length: +5\r\n\r\nhello"),
+        BadResponse,
+    ),
+    rc(
+        "Content-Length: -5",
+        r!("HTTP/1.1 200 OK\r\nContent-Length: -5\r\n\r\nhello"),
+        BadResponse,
+    ),
+    rc(
+        "Content-Length: 0x5",
+        r!("HTTP/1.1 200 OK\r\nContent-Length: 0x5\r\n\r\nhello"),
+        BadResponse,
+    ),
+    rc(
+        "Content-Length: 5, 6",
+        r!("HTTP/1.1 200 OK\r\nContent-Length: 5, 6\r\n\r\nhello!"),
+        BadResponse,
+    ),
+    rc(
+        "two Content-Length fields differing",
+        r!("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!"),
+        BadResponse,
+    ),
+    rc(
+        "Content-Length empty",
+        r!("HTTP/1.1 200 OK\r\nContent-Length:\r\n\r\nhello"),
+        BadResponse,
+    ),
+    rc(
+        "Content-Length of 20 digits",
+        r!("HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551621\r\n\r\nhello"),
+        BadResponse,
+    ),
+    rc(
+        "Transfer-Encoding: xchunked",
+        r!("HTTP/1.1 200 OK\r\nTransfer-Encoding: xchunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"),
+        BadResponse,
+    ),
+    rc(
+        "Transfer-Encoding: gzip, chunked",
+        r!("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"),
+        BadResponse,
+    ),
+    rc(
+        "Transfer-Encoding: chunked in two fields",
+        r!(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+        ),
+        BadResponse,
+    ),
+    rc(
+        "Transfer-Encoding quoted",
+        r!("HTTP/1.1 200 OK\r\nTransfer-Encoding: \"chunked\"\r\n\r\n5\r\nhello\r\n0\r\n\r\n"),
+        BadResponse,
+    ),
+    rc(
+        "Transfer-Encoding on an HTTP/1.0 response",
+        r!("HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"),
+        BadResponse,
+    ),
+    // ---- syntax of the head ----
+    rc(
+        "bare LF head",
+        r!("HTTP/1.1 200 OK\nContent-Length: 2\n\nok"),
+        BadResponse,
+    ),
+    rc(
+        "bare LF after one field",
+        r!("HTTP/1.1 200 OK\r\nX-A: 1\nContent-Length: 2\r\n\r\nok"),
+        BadResponse,
+    ),
+    rc(
+        "bare CR in a value",
+        r!("HTTP/1.1 200 OK\r\nX-A: 1\rContent-Length: 9\r\nContent-Length: 2\r\n\r\nok"),
+        BadResponse,
+    ),
+    rc(
+        "obs-fold",
+        r!("HTTP/1.1 200 OK\r\nX-A: 1\r\n 2\r\nContent-Length: 2\r\n\r\nok"),
+        BadResponse,
+    ),
+    rc(
+        "space before a colon",
+        r!("HTTP/1.1 200 OK\r\nContent-Length : 2\r\n\r\nok"),
+        BadResponse,
+    ),
+    rc(
+        "NUL in a value",
+        r!("HTTP/1.1 200 OK\r\nX-A: a\x00b\r\nContent-Length: 2\r\n\r\nok"),
+        BadResponse,
+    ),
+    rc("head over 16 KiB", Raw::G(resp_head_too_long), BadResponse),
+    rc("130 fields", Raw::G(resp_too_many_fields), BadResponse),
+    rc(
+        "status 99",
+        r!("HTTP/1.1 99 Odd\r\nContent-Length: 2\r\n\r\nok"),
+        BadResponse,
+    ),
+    rc(
+        "status 1000",
+        r!("HTTP/1.1 1000 Odd\r\nContent-Length: 2\r\n\r\nok"),
+        BadResponse,
+    ),
+    rc(
+        "status with a letter",
+        r!("HTTP/1.1 2x0 Odd\r\nContent-Length: 2\r\n\r\nok"),
+        BadResponse,
+    ),
+    rc(
+        "HTTP/2.0 status line",
+        r!("HTTP/2.0 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+        BadResponse,
+    ),
+    rc("not HTTP at all", r!("hello world\r\n\r\n"), BadResponse),
+    rc("closed without a byte", r!(""), BadResponse).then_close(),
+    rc(
+        "closed mid-head",
+        r!("HTTP/1.1 200 OK\r\nContent-Le"),
+        BadResponse,
+    )
+    .then_close(),
+    rc(
+        "101 to a request that did not ask to upgrade",
+        r!("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n"),
+        BadResponse,
+    ),
+    rc(
+        "100 Continue, then a malformed head",
+        r!("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: +2\r\n\r\nok"),
+        BadResponse,
+    ),
+    rc(
+        "103 Early Hints, then a malformed head",
+        r!(
+            "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\nContent-Length: 2\n\nok"
+        ),
+        BadResponse,
+    ),
+    // ---- chunked body faults: the head is out, the body is cut ----
+    rc(
+        "chunk size zz",
+        r!("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n"),
+        Cut(200),
+    ),
+    rc(
+        "chunk size 0x5",
+        r!("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0x5\r\nhello\r\n0\r\n\r\n"),
+        Cut(200),
+    ),
+    rc(
+        "chunk size +5",
+        r!("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n+5\r\nhello\r\n0\r\n\r\n"),
+        Cut(200),
+    ),
+    rc(
+        "chunk size ` 5`",
+        r!("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n 5\r\nhello\r\n0\r\n\r\n"),
+        Cut(200),
+    ),
+    rc(
+        "chunk size of 17 hex digits",
+        r!(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n00000000000000005\r\nhello\r\n0\r\n\r\n"
+        ),
+        Cut(200),
+    ),
+    rc(
+        "chunk size line ended by bare LF",
+        r!("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n"),
+        Cut(200),
+    ),
+    rc(
+        "chunk data without its CRLF",
+        r!("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello0\r\n\r\n"),
+        Cut(200),
+    ),
+    rc(
+        "chunk data followed by bare LF",
+        r!("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\n0\r\n\r\n"),
+        Cut(200),
+    ),
+    rc(
+        "second chunk malformed after a good one",
+        r!("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n-1\r\nx\r\n0\r\n\r\n"),
+        Cut(200),
+    ),
+    rc(
+        "malformed chunk extension",
+        r!("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;a b\r\nhello\r\n0\r\n\r\n"),
+        Cut(200),
+    ),
+    rc(
+        "trailer obs-fold",
+        r!(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-T: a\r\n b\r\n\r\n"
+        ),
+        Cut(200),
+    ),
+    rc(
+        "trailer with space before the colon",
+        r!(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-T : a\r\n\r\n"
+        ),
+        Cut(200),
+    ),
+    rc(
+        "no last chunk, then close",
+        r!("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"),
+        Cut(200),
+    )
+    .then_close(),
+    rc(
+        "fewer bytes than Content-Length, then close",
+        r!("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello"),
+        Cut(200),
+    )
+    .then_close(),
+    // ---- bytes after a complete response: never on a reused connection ----
+    rc(
+        "more bytes than Content-Length",
+        r!("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA"),
+        Whole(200, 2),
+    ),
+    rc(
+        "a whole second response after Content-Length (response queue poisoning)",
+        r!(
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nevil!"
+        ),
+        Whole(200, 2),
+    ),
+    rc(
+        "bytes after the last chunk of a chunked body over 32 KiB",
+        Raw::G(resp_long_chunked_then_extra),
+        Whole(200, 100_000),
+    ),
+    rc(
+        "bytes after the last chunk",
+        r!(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nevil!"
+        ),
+        Whole(200, 5),
+    ),
+    rc(
+        "bytes after a 204",
+        r!("HTTP/1.1 204 No Content\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nevil!"),
+        Whole(204, 0),
+    ),
+    rc(
+        "a body on a 304",
+        r!("HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\nevil!"),
+        Whole(304, 0),
+    ),
+];
+
+/// Cases that fail today because of a router bug (see the test that runs them).
+const RESP_KNOWN_BUGS: &[RespCase] = &[rc(
+    "more bytes than a Content-Length over 32 KiB",
+    Raw::G(resp_long_body_then_extra),
+    Whole(200, 100_000),
+)];
+
+fn resp_long_chunked_then_extra() -> Vec<u8> {
+    let mut v = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n186a0\r\n".to_vec();
+    v.resize(v.len() + 100_000, b'a');
+    v.extend_from_slice(b"\r\n0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nevil!");
+    v
+}
+
+fn resp_head_too_long() -> Vec<u8> {
+    format!(
+        "HTTP/1.1 200 OK\r\nX-Long: {}\r\nContent-Length: 2\r\n\r\nok",
+        "a".repeat(17 * 1024)
+    )
+    .into_bytes()
+}
+
+fn resp_too_many_fields() -> Vec<u8> {
+    let mut s = String::from("HTTP/1.1 200 OK\r\n");
+    for i in 0..130 {
+        s += &format!("X-F{i}: v\r\n");
+    }
+    s += "Content-Length: 2\r\n\r\nok";
+    s.into_bytes()
+}
+
+fn resp_long_body_then_extra() -> Vec<u8> {
+    let mut v = b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n".to_vec();
+    v.resize(v.len() + 100_000, b'a');
+    v.extend_from_slice(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nevil!");
+    v
+}
+
+/// Runs one response case: the fault, then a follow-up request that must succeed on a fresh
+/// instance connection.
+fn run_resp_case(router: &Router, mock: &MockInstance, i: usize, case: &RespCase) -> Vec<String> {
+    let mut bad = Vec::new();
+    mock.set_behavior(Behavior::Raw {
+        bytes: case.raw.bytes(),
+        close: case.close,
+    });
+    let target = format!("/resp-{i}");
+    let mut c = router.client();
+    c.set_read_timeout(Duration::from_secs(5));
+    c.send(format!("GET {target} HTTP/1.1\r\nHost: {HOST}\r\n\r\n").as_bytes());
+    let got = read_final(&mut c);
+    match (case.outcome, got) {
+        (BadResponse, Ok(r)) => {
+            let code = serde_json::from_slice::<serde_json::Value>(&r.body)
+                .ok()
+                .and_then(|v| {
+                    v.get("errorCode")
+                        .and_then(|c| c.as_str())
+                        .map(String::from)
+                });
+            if r.status != 502 || code.as_deref() != Some("BadResponse") {
+                bad.push(format!(
+                    "got {} {:?}, want 502 BadResponse",
+                    r.status,
+                    r.text()
+                ));
+            } else if !(r.says_close() && c.is_closed_within(Duration::from_secs(2))) {
+                bad.push("client connection not closed after the 502".into());
+            }
+        }
+        (Cut(status), Err(ReadFail::Cut { head: Some(h), .. })) => {
+            if h.status != status {
+                bad.push(format!("cut after a {} head, want {status}", h.status));
+            }
+        }
+        (Whole(status, len), Ok(r)) => {
+            if r.status != status || r.body.len() != len {
+                bad.push(format!(
+                    "got {} with {} body bytes, want {status} with {len}",
+                    r.status,
+                    r.body.len()
+                ));
+            }
+        }
+        (want, got) => {
+            let got = format!("{got:?}");
+            bad.push(format!("want {want:?}, got {}", &got[..got.len().min(400)]));
+        }
+    }
+    drop(c);
+    let fault_conn = mock
+        .requests()
+        .iter()
+        .find(|r| r.target == target)
+        .map(|r| r.conn);
+    let Some(fault_conn) = fault_conn else {
+        bad.push("the faulty request never reached the instance".into());
+        return bad;
+    };
+
+    // The next request to the same function: a fresh instance connection, a clean answer.
+    mock.set_behavior(Behavior::Respond(Resp::ok("ok")));
+    let fresh_from = mock.connections();
+    let after = format!("/after-{i}");
+    let mut c = router.client();
+    c.set_read_timeout(Duration::from_secs(5));
+    c.send(format!("GET {after} HTTP/1.1\r\nHost: {HOST}\r\n\r\n").as_bytes());
+    match c.try_read_response(false) {
+        Ok(r) if r.status == 200 && r.body == b"ok" => {}
+        Ok(r) => bad.push(format!(
+            "next request: {} {:?}, want 200 \"ok\"",
+            r.status,
+            r.text()
+        )),
+        Err(e) => {
+            let e = format!("{e:?}");
+            bad.push(format!("next request: {}", &e[..e.len().min(300)]));
+        }
+    }
+    match mock.requests().iter().find(|r| r.target == after) {
+        Some(r) if r.conn == fault_conn => bad.push(format!(
+            "next request reused the faulty instance connection #{fault_conn}"
+        )),
+        Some(r) if r.conn < fresh_from => bad.push(format!(
+            "next request on older connection #{} (fault on #{fault_conn})",
+            r.conn
+        )),
+        Some(_) => {}
+        None => bad.push("next request never reached the instance".into()),
+    }
+    bad
+}
+
+/// Runs a response table, one router for all cases (a fresh one after a failing case, so that
+/// a poisoned pooled connection cannot fail the cases after it).
+fn run_resp_table(cases: &[RespCase]) {
+    let start = || {
+        let mock = MockInstance::start(Behavior::Respond(Resp::ok("ok")));
+        let router = Router::start(&config(&mock.addr()));
+        (router, mock)
+    };
+    let (mut router, mut mock) = start();
+    let started = Instant::now();
+    let mut failures = Vec::new();
+    for (i, case) in cases.iter().enumerate() {
+        let bad = run_resp_case(&router, &mock, i, case);
+        if !bad.is_empty() {
+            failures.push(format!("[{i}] {}:\n    {}", case.name, bad.join("\n    ")));
+            (router, mock) = start();
+        }
+    }
+    eprintln!(
+        "{} response cases, {} failing, {:?} ({})",
+        cases.len(),
+        failures.len(),
+        started.elapsed(),
+        router.log().lines().next().unwrap_or("")
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {} response cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn response_corpus_bad_framing_from_the_instance_is_never_passed_on_or_reused() {
+    run_resp_table(RESP_CASES);
+}
+
+/// BUG (fails today): a length-delimited response whose body is longer than one read buffer
+/// (32 KiB) and is followed by more bytes. `relay_length` reads exactly the body and never
+/// looks further, the connection is pooled with the extra bytes unread, and `take_idle` only
+/// probes a pooled connection (MSG_PEEK) for requests that cannot be re-sent, so the next GET
+/// reuses it and its client gets the instance's leftover bytes as its response ("evil!")
+/// instead of its own: response queue poisoning.
+#[test]
+fn response_bytes_after_a_long_length_body_never_poison_the_next_request() {
+    run_resp_table(RESP_KNOWN_BUGS);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Around the tables
+// ---------------------------------------------------------------------------------------------
+
+/// Bodies that contain request-looking bytes, pipelined on one connection: every body stays a
+/// body, every request arrives once, in order, and nothing named `/smuggled` is ever forwarded.
+#[test]
+fn pipelined_bodies_that_look_like_requests_stay_bodies() {
+    let mock = MockInstance::start(Behavior::Respond(Resp::ok("ok")));
+    let router = Router::start(&config(&mock.addr()));
+    let s = smuggled!();
+    let mut raw = format!(
+        "POST /p1 HTTP/1.1\r\nHost: {HOST}\r\nContent-Length: {}\r\n\r\n{s}",
+        s.len()
+    );
+    raw += &format!(
+        "POST /p2 HTTP/1.1\r\nHost: {HOST}\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{s}\r\n0\r\n\r\n",
+        s.len()
+    );
+    raw += &format!(
+        "POST /p3 HTTP/1.1\r\nHost: {HOST}\r\nTransfer-Encoding: chunked\r\n\r\n3;x=\"GET /smuggled\"\r\nabc\r\n0\r\nX-T: GET /smuggled HTTP/1.1\r\n\r\n"
+    );
+    raw += &format!("GET /p4 HTTP/1.1\r\nHost: {HOST}\r\nContent-Length: 0\r\n\r\n");
+    let mut c = router.client();
+    c.set_read_timeout(Duration::from_secs(5));
+    c.send(raw.as_bytes());
+    for i in 1..=4 {
+        let r = c.read_response();
+        assert_eq!((r.status, r.text().as_str()), (200, "ok"), "response {i}");
+    }
+    let reqs = mock.wait_requests(4);
+    let got: Vec<(String, Vec<u8>)> = reqs
+        .iter()
+        .map(|r| (r.request_line(), r.body.clone()))
+        .collect();
+    let want: Vec<(String, Vec<u8>)> = vec![
+        ("POST /p1 HTTP/1.1".into(), s.as_bytes().to_vec()),
+        ("POST /p2 HTTP/1.1".into(), s.as_bytes().to_vec()),
+        ("POST /p3 HTTP/1.1".into(), b"abc".to_vec()),
+        ("GET /p4 HTTP/1.1".into(), Vec::new()),
+    ];
+    assert_eq!(got, want);
+    assert!(reqs[2].header("x-t").is_none(), "trailer forwarded");
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(mock.request_count(), 4, "{:?}", mock.requests());
+}
+
+/// The chunked body is streamed, so the head of a request whose chunks turn out bad has already
+/// reached the instance: what must hold is that the instance never gets the last chunk (the
+/// request is never complete there) and that the connection is closed, never reused.
+#[test]
+fn a_bad_chunk_leaves_the_instance_an_incomplete_request_and_a_closed_connection() {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let seen = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+        let mut all = Vec::new();
+        let mut buf = [0u8; 4096];
+        let eof = loop {
+            match s.read(&mut buf) {
+                Ok(0) => break true,
+                Ok(n) => all.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break true,
+                Err(_) => break false,
+            }
+        };
+        (all, eof)
+    });
+    let router = Router::start(&config(&addr));
+    let mut c = router.client();
+    c.set_read_timeout(Duration::from_secs(5));
+    c.send(
+        format!(
+            "POST /badchunk HTTP/1.1\r\nHost: {HOST}\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n+5\r\nworld\r\n0\r\n\r\n{}",
+            smuggled!()
+        )
+        .as_bytes(),
+    );
+    let r = c.read_response();
+    assert_fc_error(&r, 400, "BadRequest");
+    let (all, eof) = seen.join().unwrap();
+    let text = String::from_utf8_lossy(&all);
+    assert!(eof, "instance connection left open: {text:?}");
+    assert!(text.starts_with("POST /badchunk HTTP/1.1\r\n"), "{text:?}");
+    assert!(!text.contains("\r\n0\r\n\r\n"), "last chunk sent: {text:?}");
+    assert!(
+        !text.contains("world") && !text.contains("smuggled"),
+        "{text:?}"
+    );
+}
+
+/// FINDING (not in SPEC.md, so ignored): a chunk size far over `max_body_bytes` is not refused
+/// when it is read. `ffffffffffffffff` (valid: 16 hex digits) swallows everything after it as
+/// chunk data and the client gets 408 after `header_timeout_ms` (2 s here), while the head sits
+/// on an instance connection; nginx answers 413 at the size line.
+#[test]
+#[ignore = "finding: a chunk size over max_body_bytes is 408 after header_timeout_ms, not 413 at once"]
+fn a_chunk_size_over_max_body_bytes_is_413_at_once() {
+    let mock = MockInstance::start(Behavior::Respond(Resp::ok("ok")));
+    let router = Router::start(&config(&mock.addr()));
+    let mut c = router.client();
+    c.set_read_timeout(Duration::from_millis(1500));
+    c.send(
+        format!(
+            "POST /cs-max HTTP/1.1\r\nHost: {HOST}\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\nhello\r\n0\r\n\r\n{}",
+            smuggled!()
+        )
+        .as_bytes(),
+    );
+    let r = c.read_response();
+    assert_fc_error(&r, 413, "EntityTooLarge");
+    assert_eq!(mock.request_count(), 0);
 }
