@@ -20,6 +20,8 @@ pub const FLUSH_BYTES: usize = 64 * 1024;
 pub enum Msg {
     Lines(Vec<u8>),
     Reopen,
+    /// Answered once everything sent before it is written (at exit).
+    Sync(SyncSender<()>),
 }
 
 /// The sending side, shared by the workers.
@@ -38,6 +40,14 @@ impl AccessLogSender {
     /// Asks the writer to reopen its file (SIGHUP). Blocking is fine: not a worker thread.
     pub fn reopen(&self) {
         let _ = self.0.send(Msg::Reopen);
+    }
+
+    /// Waits (at most `limit`) until every line handed over so far is written: at exit.
+    pub fn sync(&self, limit: std::time::Duration) {
+        let (tx, rx) = sync_channel(1);
+        if self.0.send(Msg::Sync(tx)).is_ok() {
+            let _ = rx.recv_timeout(limit);
+        }
     }
 }
 
@@ -72,6 +82,12 @@ fn writer(mut sink: Sink, rx: Receiver<Msg>) {
                     Sink::Stderr => std::io::stderr().write_all(&lines),
                     Sink::File(_, f) => f.write_all(&lines),
                 };
+            }
+            Msg::Sync(done) => {
+                if let Sink::File(_, f) = &mut sink {
+                    let _ = f.flush();
+                }
+                let _ = done.send(());
             }
             Msg::Reopen => {
                 if let Sink::File(path, f) = &mut sink {

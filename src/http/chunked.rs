@@ -109,6 +109,15 @@ impl ChunkedDecoder {
         ChunkedDecoder::default()
     }
 
+    /// Bytes of the current chunk's data not read yet (0 outside chunk data): lets a caller
+    /// refuse a chunk that would exceed a body limit as soon as its size line is read.
+    pub fn data_left(&self) -> u64 {
+        match self.state {
+            State::Data => self.size,
+            _ => 0,
+        }
+    }
+
     /// The whole body (through the final CRLF) has been read.
     pub fn is_done(&self) -> bool {
         self.state == State::Done

@@ -108,6 +108,10 @@ pub fn run(path: &Path) -> ExitCode {
         }
     }
     handle.close();
+    // The workers handed over their last access-log lines: wait until they are written.
+    if let Some(access_log) = &shared.access_log {
+        access_log.sync(Duration::from_secs(2));
+    }
     log::info("fcgate: stopped");
     ExitCode::SUCCESS
 }

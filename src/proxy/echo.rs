@@ -148,7 +148,7 @@ async fn count_chunked(
             .map_err(|crate::http::ChunkError::Malformed(why)| Some(error::bad_body(why)))?;
         total += step.data.len() as u64;
         conn.pos += step.consumed;
-        if total > max {
+        if total + dec.data_left() > max {
             return Err(Some(error::too_large()));
         }
         if step.done {

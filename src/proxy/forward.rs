@@ -196,7 +196,7 @@ async fn forward_inner(
         let pooled = if fresh_only {
             None
         } else {
-            w.upstreams.take_idle(&inst, !resendable)
+            w.upstreams.take_idle(&inst)
         };
         let is_pooled = pooled.is_some();
         let mut up = match pooled {
@@ -351,6 +351,10 @@ async fn stream_chunked_body(
         };
         let data = conn.pos + step.data.start..conn.pos + step.data.end;
         conn.pos += step.consumed;
+        // A chunk that announces more than the body may still hold: refuse it now.
+        if total + data.len() as u64 + dec.data_left() > max_body {
+            return Err(Fail::Answer(error::too_large()));
+        }
         if !data.is_empty() {
             total += data.len() as u64;
             conn.body_in = total;

@@ -136,16 +136,15 @@ impl Upstreams {
         Some(Outstanding(chosen))
     }
 
-    /// An idle pooled connection to `inst`, most recently used first. `probe`: also check
-    /// with one non-blocking `recv(MSG_PEEK)` that the instance has not closed it — worth a
-    /// syscall only for a request that could not be re-sent if the connection turned out stale
-    /// (one whose body is streamed); any other request is simply retried on a fresh connection.
-    pub fn take_idle(&self, inst: &InstanceState, probe: bool) -> Option<TcpStream> {
+    /// An idle pooled connection to `inst`, most recently used first, checked with one
+    /// non-blocking `recv(MSG_PEEK)`: one the instance has closed, or on which it sent bytes
+    /// nobody asked for (they would be read as the next request's response), is dropped.
+    pub fn take_idle(&self, inst: &InstanceState) -> Option<TcpStream> {
         let now = Instant::now();
         let timeout = self.idle_timeout.get();
         let mut idle = inst.idle.borrow_mut();
         while let Some((conn, since)) = idle.pop() {
-            if now.duration_since(since) < timeout && (!probe || still_open(&conn)) {
+            if now.duration_since(since) < timeout && still_open(&conn) {
                 return Some(conn);
             }
         }
