@@ -570,7 +570,7 @@ async fn relay_response(
 
     if upgrade {
         drop(outstanding);
-        super::echo::tunnel(conn, up, rb, resp.head_len).await;
+        super::tunnel::tunnel(conn, up, rb, resp.head_len).await;
         return Ok(Next::Close);
     }
 

@@ -7,6 +7,7 @@ pub mod error;
 mod forward;
 mod iovec;
 mod slot;
+mod tunnel;
 
 use std::cell::{Cell, RefCell};
 use std::io;
