@@ -1,127 +1,212 @@
-//! The function index: account -> service -> function -> qualifier, nested ahash maps keyed by
-//! the names' bytes (`Box<[u8]>`) and looked up with borrowed `&[u8]` slices of the request (no
-//! allocation, and no UTF-8 validation per request: names are compared byte for byte), and the
-//! not-found codes of SPEC.md 3.5.1 that fall out of where a lookup stops.
+//! The function index: (account, service, function, qualifier) -> entry, and the not-found
+//! codes of SPEC.md 3.5.1 that fall out of which part of the key is unknown.
+//!
+//! Entries live in one dense array of cache-line [`Slot`]s, each holding its `Arc` entry, the
+//! fields the hot path reads (methods, `disable_url_internet`, `proxy_path`) and, when it fits,
+//! the key's bytes; one [`FlatIndex`] keyed by the whole key (one hash over the four borrowed
+//! slices of the request, no key built) points into it. A hit is one bucket and one slot.
+//! Two more flat indexes, keyed by (account, service) and (account, service, function) and
+//! pointing at any slot with that prefix, are read only on a miss, to pick the 404 code.
 //!
 //! Accounts are keyed in ASCII lowercase, because they also arrive in (case-insensitive) host
 //! names. Services, functions and qualifiers are case-sensitive and compared as received (no
-//! percent-decoding). A function's qualifiers are few (LATEST, a few versions and aliases), so
-//! up to [`FEW`] of them are a slice searched linearly; beyond that, a map.
+//! percent-decoding).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::flat::{FlatIndex, Seed};
 use super::{FunctionEntry, bytes_eq};
+use crate::config::{MethodSet, ProxyPath};
 use crate::errors::{ErrorCode, FcError};
 
-/// An ahash map; one seed per table, cloned into every map.
-pub type Map<V> = HashMap<Box<[u8]>, V, ahash::RandomState>;
+/// Key bytes stored in the slot itself; longer keys go to the arena.
+const INLINE: usize = 44;
 
-const FEW: usize = 8;
+/// Hash domains of the three indexes.
+const FULL: u64 = 0;
+const SERVICE: u64 = 1;
+const FUNCTION: u64 = 2;
+
+/// One function entry, one cache line.
+#[derive(Debug)]
+#[repr(C, align(64))]
+pub struct Slot {
+    pub entry: Arc<FunctionEntry>,
+    /// Inline keys: the ends of account, service, function and qualifier in `key`.
+    ends: [u16; 4],
+    pub methods: MethodSet,
+    pub disable_url_internet: bool,
+    pub proxy_path: ProxyPath,
+    /// The key is in the arena at the offset in `key[..4]`: four `u32` lengths, then bytes.
+    spilled: bool,
+    key: [u8; INLINE],
+}
 
 #[derive(Debug)]
 pub struct FunctionIndex {
-    hasher: ahash::RandomState,
-    accounts: Map<Map<Map<Qualifiers>>>,
-    count: usize,
+    seed: Seed,
+    slots: Vec<Slot>,
+    arena: Vec<u8>,
+    full: FlatIndex,
+    services: FlatIndex,
+    functions: FlatIndex,
 }
 
-#[derive(Debug)]
-enum Qualifiers {
-    Few(Box<[Arc<FunctionEntry>]>),
-    Many(Map<Arc<FunctionEntry>>),
-}
-
-impl Qualifiers {
-    fn get(&self, q: &[u8]) -> Option<&Arc<FunctionEntry>> {
-        match self {
-            Qualifiers::Few(v) => v.iter().find(|e| bytes_eq(e.qualifier.as_bytes(), q)),
-            Qualifiers::Many(m) => m.get(q),
-        }
-    }
-
-    fn insert(&mut self, entry: Arc<FunctionEntry>, hasher: &ahash::RandomState) -> bool {
-        if self.get(entry.qualifier.as_bytes()).is_some() {
-            return false;
-        }
-        match self {
-            Qualifiers::Few(v) if v.len() < FEW => {
-                let mut list = std::mem::take(v).into_vec();
-                list.push(entry);
-                *v = list.into_boxed_slice();
-            }
-            Qualifiers::Few(v) => {
-                let mut m = Map::with_capacity_and_hasher(v.len() + 1, hasher.clone());
-                for e in std::mem::take(v).into_vec().into_iter().chain([entry]) {
-                    m.insert(key(&e.qualifier), e);
-                }
-                *self = Qualifiers::Many(m);
-            }
-            Qualifiers::Many(m) => {
-                m.insert(key(&entry.qualifier), entry);
-            }
-        }
-        true
-    }
-}
+/// A key: account (lowercase), service, function, qualifier.
+type Key<'k> = [&'k [u8]; 4];
 
 impl FunctionIndex {
-    pub fn new(hasher: ahash::RandomState) -> FunctionIndex {
+    /// An index that takes `n` entries without growing its main table.
+    pub fn with_capacity(n: usize) -> FunctionIndex {
         FunctionIndex {
-            accounts: Map::with_hasher(hasher.clone()),
-            hasher,
-            count: 0,
+            seed: Seed::new(),
+            slots: Vec::with_capacity(n),
+            arena: Vec::new(),
+            full: FlatIndex::with_capacity(n),
+            services: FlatIndex::with_capacity(0),
+            functions: FlatIndex::with_capacity(0),
         }
+    }
+
+    fn key(&self, i: u32) -> Key<'_> {
+        self_key(&self.slots, &self.arena, i)
     }
 
     /// Adds an entry; false when its (account, service, name, qualifier) is already there.
     pub fn insert(&mut self, entry: Arc<FunctionEntry>) -> bool {
-        let h = &self.hasher;
-        let services = self
-            .accounts
-            .entry(entry.account.to_ascii_lowercase().into_bytes().into())
-            .or_insert_with(|| Map::with_hasher(h.clone()));
-        let functions = services
-            .entry(key(&entry.service))
-            .or_insert_with(|| Map::with_hasher(h.clone()));
-        let quals = functions
-            .entry(key(&entry.name))
-            .or_insert_with(|| Qualifiers::Few(Box::new([])));
-        let added = quals.insert(entry, h);
-        self.count += usize::from(added);
-        added
+        let account = entry.account.to_ascii_lowercase();
+        let k: Key = [
+            account.as_bytes(),
+            entry.service.as_bytes(),
+            entry.name.as_bytes(),
+            entry.qualifier.as_bytes(),
+        ];
+        let index = self.slots.len() as u32;
+        let hash = self.seed.hash(FULL, &k);
+        if self.full.find(hash, |i| self.key(i) == k).is_some() {
+            return false;
+        }
+        let total: usize = k.iter().map(|p| p.len()).sum();
+        let mut slot = Slot {
+            methods: entry.methods,
+            disable_url_internet: entry.disable_url_internet,
+            proxy_path: entry.proxy_path,
+            entry: entry.clone(),
+            ends: [0; 4],
+            spilled: total > INLINE,
+            key: [0; INLINE],
+        };
+        if slot.spilled {
+            let at = u32::try_from(self.arena.len()).expect("function names under 4 GiB");
+            slot.key[..4].copy_from_slice(&at.to_le_bytes());
+            for p in k {
+                self.arena.extend_from_slice(&(p.len() as u32).to_le_bytes());
+            }
+            k.iter().for_each(|p| self.arena.extend_from_slice(p));
+        } else {
+            let mut end = 0;
+            for (n, p) in k.iter().enumerate() {
+                slot.key[end..end + p.len()].copy_from_slice(p);
+                end += p.len();
+                slot.ends[n] = end as u16;
+            }
+        }
+        self.slots.push(slot);
+        // The three indexes, each rehashing what it holds from the slots when it grows.
+        self.index(FULL, 4, hash, index);
+        for (domain, n) in [(SERVICE, 2), (FUNCTION, 3)] {
+            let h = self.seed.hash(domain, &k[..n]);
+            self.index(domain, n, h, index);
+        }
+        true
+    }
+
+    /// Adds slot `index` (whose key's first `n` parts hash to `hash`) to an index, unless a
+    /// slot with that prefix is there.
+    fn index(&mut self, domain: u64, n: usize, hash: u64, index: u32) {
+        let (slots, arena, seed) = (&self.slots, &self.arena, &self.seed);
+        let table = match domain {
+            FULL => &mut self.full,
+            SERVICE => &mut self.services,
+            _ => &mut self.functions,
+        };
+        let key = self_key(slots, arena, index);
+        let _ = table.insert(
+            hash,
+            index,
+            |i| self_key(slots, arena, i)[..n] == key[..n],
+            |i| seed.hash(domain, &self_key(slots, arena, i)[..n]),
+        );
     }
 
     /// The number of entries.
     pub fn len(&self) -> usize {
-        self.count
+        self.slots.len()
     }
 
     /// Finds an entry. `account` must be lowercase; the others are compared as given.
+    #[inline]
     pub fn lookup(
         &self,
         account: &[u8],
         service: &[u8],
         function: &[u8],
         qualifier: &[u8],
-    ) -> Result<&Arc<FunctionEntry>, FcError> {
-        let functions = self
-            .accounts
-            .get(account)
-            .and_then(|services| services.get(service))
-            .ok_or_else(|| service_not_found(service))?;
-        let quals = functions
-            .get(function)
-            .ok_or_else(|| function_not_found(service, function))?;
-        quals
-            .get(qualifier)
-            .ok_or_else(|| qualifier_not_found(service, function, qualifier))
+    ) -> Result<&Slot, FcError> {
+        let k: Key = [account, service, function, qualifier];
+        let hash = self.seed.hash(FULL, &k);
+        let found = self.full.find(hash, |i| {
+            let s = &self.slots[i as usize];
+            if s.spilled {
+                return self.key(i) == k;
+            }
+            let [a, b, c, d] = s.ends.map(usize::from);
+            bytes_eq(&s.key[..a], account)
+                && bytes_eq(&s.key[a..b], service)
+                && bytes_eq(&s.key[b..c], function)
+                && bytes_eq(&s.key[c..d], qualifier)
+        });
+        match found {
+            Some(i) => Ok(&self.slots[i as usize]),
+            None => Err(self.not_found(k)),
+        }
+    }
+
+    /// SPEC.md 3.5.1: which part of a key that is not in the index is unknown.
+    #[cold]
+    fn not_found(&self, k: Key) -> FcError {
+        let [_, service, function, qualifier] = k;
+        let has = |table: &FlatIndex, domain: u64, n: usize| {
+            let hash = self.seed.hash(domain, &k[..n]);
+            table.find(hash, |i| self.key(i)[..n] == k[..n]).is_some()
+        };
+        if !has(&self.services, SERVICE, 2) {
+            service_not_found(service)
+        } else if !has(&self.functions, FUNCTION, 3) {
+            function_not_found(service, function)
+        } else {
+            qualifier_not_found(service, function, qualifier)
+        }
     }
 }
 
-/// A map key from a name.
-pub fn key(name: &str) -> Box<[u8]> {
-    name.as_bytes().into()
+fn self_key<'a>(slots: &'a [Slot], arena: &'a [u8], i: u32) -> Key<'a> {
+    let s = &slots[i as usize];
+    if !s.spilled {
+        let [a, b, c, d] = s.ends.map(usize::from);
+        return [&s.key[..a], &s.key[a..b], &s.key[b..c], &s.key[c..d]];
+    }
+    let at = u32::from_le_bytes([s.key[0], s.key[1], s.key[2], s.key[3]]) as usize;
+    let len = |k: usize| {
+        let w = &arena[at + 4 * k..at + 4 * k + 4];
+        u32::from_le_bytes([w[0], w[1], w[2], w[3]]) as usize
+    };
+    let mut from = at + 16;
+    [0, 1, 2, 3].map(|k| {
+        let part = &arena[from..from + len(k)];
+        from += part.len();
+        part
+    })
 }
 
 /// Client-supplied text for an error message: lossy UTF-8, at most 128 bytes.

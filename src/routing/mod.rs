@@ -8,6 +8,7 @@
 //! service -> function -> qualifier index and the 3.5 not-found codes), `trie` (a domain's
 //! exact and prefix routes), `rewrite` (3.4.4 rules), `table` (compile and resolve).
 
+mod flat;
 mod functions;
 mod host;
 mod rewrite;

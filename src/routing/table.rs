@@ -11,11 +11,14 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use super::functions::{FunctionIndex, Map, key, shown};
+use super::flat::{FlatIndex, InlineName, Seed};
+use super::functions::{FunctionIndex, shown};
 use super::host::{self, HostKind, MAX_HOST, PlatformHosts};
 use super::rewrite::{self, CompiledRewrite};
-use super::trie::{PathTrie, TrieBuilder};
-use super::{Decision, FunctionEntry, HeaderLookup, Instance, Mode, Routed, strip_prefix};
+use super::trie::{TrieBuilder, TriePool};
+use super::{
+    Decision, FunctionEntry, HeaderLookup, Instance, Mode, Routed, bytes_eq, strip_prefix,
+};
 use crate::config::{Config, Method, MethodSet, ProxyPath, UpstreamAddr};
 use crate::errors::{ErrorCode, FcError};
 
@@ -29,14 +32,45 @@ pub struct RouteTable {
     proxy_prefix: Box<[u8]>,
     hosts: PlatformHosts,
     functions: FunctionIndex,
-    /// Trigger label (lowercase) -> function.
-    triggers: Map<Arc<FunctionEntry>>,
+    /// Hash seed of the trigger and domain indexes.
+    seed: Seed,
+    /// Names too long to be stored inline in a [`Trigger`] or [`DomainSlot`].
+    names: Vec<u8>,
+    /// Trigger label (lowercase) -> index into `triggers`.
+    trigger_index: FlatIndex,
+    triggers: Box<[Trigger]>,
     /// Exact domain name -> index into `domains`.
-    exact_domains: Map<u32>,
+    exact_domains: FlatIndex,
     /// `*.example.com` keyed by `example.com` -> index into `domains`.
-    wildcard_domains: Map<u32>,
-    domains: Box<[DomainTable]>,
-    route_count: usize,
+    wildcard_domains: FlatIndex,
+    domains: Box<[DomainSlot]>,
+    /// Every domain's path tree.
+    tries: TriePool,
+    /// Every domain's routes; trie values index it.
+    routes: Box<[CompiledRoute]>,
+}
+
+/// Hash domains of the name indexes.
+const TRIGGER: u64 = 10;
+const EXACT: u64 = 11;
+const WILDCARD: u64 = 12;
+
+/// A trigger label and what subdomain mode needs of its function, in one cache line.
+#[derive(Debug)]
+#[repr(C, align(64))]
+struct Trigger {
+    function: Arc<FunctionEntry>,
+    methods: MethodSet,
+    disable_url_internet: bool,
+    label: InlineName<48>,
+}
+
+/// A domain: its name (lowercase, no trailing dot; `*.` first for a wildcard) and its tree.
+#[derive(Debug)]
+#[repr(C, align(64))]
+struct DomainSlot {
+    root: u32,
+    name: InlineName<56>,
 }
 
 /// The parts of a proxy path. The service segment `<service>[.<qualifier>]` is split at its
@@ -52,13 +86,6 @@ struct ProxyParts<'t> {
 }
 
 #[derive(Debug)]
-struct DomainTable {
-    name: Box<str>,
-    paths: PathTrie,
-    routes: Box<[CompiledRoute]>,
-}
-
-#[derive(Debug)]
 struct CompiledRoute {
     /// The route's function, or the 3.5 answer when the domain's account has no such function
     /// (validation rejects that; kept so that an unvalidated config still answers correctly).
@@ -71,10 +98,12 @@ impl RouteTable {
     /// Compiles a validated config. Fails only on what validation cannot see (and, as a safety
     /// net, on duplicates validation should have rejected).
     pub fn compile(config: &Config) -> Result<RouteTable, String> {
-        let hasher = ahash::RandomState::new();
         let p = &config.platform;
-        let mut functions = FunctionIndex::new(hasher.clone());
-        let mut triggers = Map::with_hasher(hasher.clone());
+        let seed = Seed::new();
+        let mut names = Vec::new();
+        let mut functions = FunctionIndex::with_capacity(config.functions.len());
+        let mut triggers: Vec<Trigger> = Vec::new();
+        let mut trigger_index = FlatIndex::with_capacity(0);
         for f in &config.functions {
             let entry = Arc::new(FunctionEntry {
                 account: f.account.as_str().into(),
@@ -104,35 +133,65 @@ impl RouteTable {
             let id = format!("{}/{}/{}/{}", f.account, f.service, f.name, f.qualifier);
             if let Some(label) = &f.subdomain {
                 let label = label.to_ascii_lowercase();
-                if triggers.insert(key(&label), entry.clone()).is_some() {
+                let hash = seed.hash(TRIGGER, &[label.as_bytes()]);
+                let index = triggers.len() as u32;
+                let (ts, ns) = (&triggers, &names);
+                let label_of = |i: u32| ts[i as usize].label.get(ns);
+                if trigger_index
+                    .insert(
+                        hash,
+                        index,
+                        |i| label_of(i) == label.as_bytes(),
+                        |i| seed.hash(TRIGGER, &[label_of(i)]),
+                    )
+                    .is_err()
+                {
                     return Err(format!("function {id}: subdomain {label:?} is used twice"));
                 }
+                triggers.push(Trigger {
+                    function: entry.clone(),
+                    methods: entry.methods,
+                    disable_url_internet: entry.disable_url_internet,
+                    label: InlineName::new(label.as_bytes(), &mut names),
+                });
             }
             if !functions.insert(entry) {
                 return Err(format!("function {id} is defined twice"));
             }
         }
 
-        let mut exact_domains = Map::with_capacity_and_hasher(config.domains.len(), hasher.clone());
-        let mut wildcard_domains = Map::with_hasher(hasher);
-        let mut domains = Vec::with_capacity(config.domains.len());
-        let mut route_count = 0;
+        let mut exact_domains = FlatIndex::with_capacity(config.domains.len());
+        let mut wildcard_domains = FlatIndex::with_capacity(0);
+        let mut domains: Vec<DomainSlot> = Vec::with_capacity(config.domains.len());
+        let mut tries = TriePool::default();
+        let mut routes = Vec::new();
         for d in &config.domains {
             let name = d.name.to_ascii_lowercase();
             let name = name.strip_suffix('.').unwrap_or(&name);
             let index = domains.len() as u32;
+            let (ds, ns) = (&domains, &names);
+            let name_of = |i: u32| ds[i as usize].name.get(ns);
             let taken = match name.strip_prefix("*.") {
-                Some(suffix) => wildcard_domains.insert(key(suffix), index),
-                None => exact_domains.insert(key(name), index),
+                Some(suffix) => wildcard_domains.insert(
+                    seed.hash(WILDCARD, &[suffix.as_bytes()]),
+                    index,
+                    |i| &name_of(i)[2..] == suffix.as_bytes(),
+                    |i| seed.hash(WILDCARD, &[&name_of(i)[2..]]),
+                ),
+                None => exact_domains.insert(
+                    seed.hash(EXACT, &[name.as_bytes()]),
+                    index,
+                    |i| name_of(i) == name.as_bytes(),
+                    |i| seed.hash(EXACT, &[name_of(i)]),
+                ),
             };
-            if taken.is_some() {
+            if taken.is_err() {
                 return Err(format!("domain {name:?} is defined twice"));
             }
             let account = d.account.to_ascii_lowercase();
             let mut paths = TrieBuilder::default();
-            let mut routes = Vec::with_capacity(d.routes.len());
             for r in &d.routes {
-                let value = routes.len() as u32;
+                let value = u32::try_from(routes.len()).expect("under 4G routes");
                 // A duplicate path keeps the first route (and the later one is never used).
                 let _ = match r.path.strip_suffix('*') {
                     Some(prefix) if prefix.ends_with('/') => {
@@ -147,7 +206,7 @@ impl RouteTable {
                         r.function.as_bytes(),
                         r.qualifier.as_bytes(),
                     )
-                    .cloned()
+                    .map(|slot| slot.entry.clone())
                     .map_err(Box::new);
                 let rewrites = rewrite::compile(&r.rewrites)
                     .map_err(|e| format!("domain {name:?} route {:?}: {e}", r.path))?;
@@ -157,23 +216,27 @@ impl RouteTable {
                     rewrites,
                 });
             }
-            route_count += routes.len();
-            domains.push(DomainTable {
-                name: name.into(),
-                paths: paths.build(),
-                routes: routes.into_boxed_slice(),
+            domains.push(DomainSlot {
+                root: paths.build_into(&mut tries),
+                name: InlineName::new(name.as_bytes(), &mut names),
             });
         }
+        tries.shrink_to_fit();
+        names.shrink_to_fit();
 
         Ok(RouteTable {
             proxy_prefix: format!("/{}/proxy/", p.api_version).into_bytes().into(),
             hosts: PlatformHosts::new(&p.region, &p.endpoint_suffix, &p.trigger_suffix),
             functions,
-            triggers,
+            seed,
+            names,
+            trigger_index,
+            triggers: triggers.into_boxed_slice(),
             exact_domains,
             wildcard_domains,
             domains: domains.into_boxed_slice(),
-            route_count,
+            tries,
+            routes: routes.into_boxed_slice(),
         })
     }
 
@@ -189,7 +252,7 @@ impl RouteTable {
 
     /// The number of routes over all domains.
     pub fn route_count(&self) -> usize {
-        self.route_count
+        self.routes.len()
     }
 
     /// Routes one request. `host`: the Host field's value as received (None when absent);
@@ -226,12 +289,16 @@ impl RouteTable {
                 None => self.proxy_mode(account, method, target),
             },
             HostKind::Trigger { label } => {
-                let f = self
-                    .triggers
-                    .get(label)
+                let hash = self.seed.hash(TRIGGER, &[label]);
+                let t = self
+                    .trigger_index
+                    .find(hash, |i| {
+                        bytes_eq(self.triggers[i as usize].label.get(&self.names), label)
+                    })
+                    .map(|i| &self.triggers[i as usize])
                     .ok_or_else(|| trigger_not_found(label))?;
-                check_function(f, method)?;
-                Ok(routed(Mode::Subdomain, f, Cow::Borrowed(target), None))
+                check_function(t.disable_url_internet, t.methods, method)?;
+                Ok(routed(Mode::Subdomain, &t.function, Cow::Borrowed(target), None))
             }
             HostKind::Custom => self.domain_mode(name, method, target),
         }
@@ -251,7 +318,7 @@ impl RouteTable {
         let f = self
             .functions
             .lookup(account, p.service, p.function, p.qualifier)?;
-        check_function(f, method)?;
+        check_function(f.disable_url_internet, f.methods, method)?;
         // `x-fc-base-path`: the path up to and including the `/` after the function.
         let base_path = if p.slash_follows {
             Cow::Borrowed(&target[..=p.base_len])
@@ -274,7 +341,7 @@ impl RouteTable {
                 Cow::Owned(t)
             }
         };
-        Ok(routed(Mode::Proxy, f, forwarded, Some(base_path)))
+        Ok(routed(Mode::Proxy, &f.entry, forwarded, Some(base_path)))
     }
 
     /// Splits a proxy request-target in one pass; None unless it starts with the proxy prefix
@@ -342,8 +409,8 @@ impl RouteTable {
         let f = self
             .functions
             .lookup(account, service, function, qualifier)?;
-        check_function(f, method)?;
-        Ok(routed(Mode::Header, f, Cow::Borrowed(target), None))
+        check_function(f.disable_url_internet, f.methods, method)?;
+        Ok(routed(Mode::Header, &f.entry, Cow::Borrowed(target), None))
     }
 
     /// SPEC.md 3.4: domain -> route -> checks -> rewrite.
@@ -356,15 +423,15 @@ impl RouteTable {
         let d = self
             .find_domain(name)
             .ok_or_else(|| domain_not_found(name))?;
-        let route = d
-            .paths
-            .lookup(target)
-            .map(|i| &d.routes[i as usize])
+        let route = self
+            .tries
+            .lookup(d.root, target)
+            .map(|i| &self.routes[i as usize])
             .ok_or_else(|| {
                 let path = &target[..memchr::memchr(b'?', target).unwrap_or(target.len())];
                 let msg = format!(
                     "no route of domain '{}' matches {}",
-                    d.name,
+                    shown(d.name.get(&self.names)),
                     path_message(path)
                 );
                 FcError::new(404, ErrorCode::DomainRouteNotFound, msg)
@@ -379,17 +446,23 @@ impl RouteTable {
     }
 
     /// The exact domain, else the longest wildcard domain (label by label from the right).
-    fn find_domain(&self, name: &[u8]) -> Option<&DomainTable> {
-        let index = match self.exact_domains.get(name) {
-            Some(&i) => i,
-            None if self.wildcard_domains.is_empty() => return None,
+    fn find_domain(&self, name: &[u8]) -> Option<&DomainSlot> {
+        let name_of = |i: u32| self.domains[i as usize].name.get(&self.names);
+        let hash = self.seed.hash(EXACT, &[name]);
+        let index = match self.exact_domains.find(hash, |i| bytes_eq(name_of(i), name)) {
+            Some(i) => i,
+            None if self.wildcard_domains.len() == 0 => return None,
             None => {
                 // Suffixes after each dot, longest first: the first hit is the longest match.
                 let mut rest = name;
                 loop {
                     let dot = memchr::memchr(b'.', rest)?;
                     rest = &rest[dot + 1..];
-                    if let Some(&i) = self.wildcard_domains.get(rest) {
+                    let hash = self.seed.hash(WILDCARD, &[rest]);
+                    let found = self
+                        .wildcard_domains
+                        .find(hash, |i| bytes_eq(&name_of(i)[2..], rest));
+                    if let Some(i) = found {
                         break i;
                     }
                 }
@@ -422,15 +495,16 @@ fn split_qualifier(segment: &[u8]) -> (&[u8], &[u8]) {
 }
 
 /// SPEC.md 3.5.2 and 3.5.3 for proxy, header and subdomain modes.
-fn check_function(f: &FunctionEntry, method: &[u8]) -> Result<(), FcError> {
-    if f.disable_url_internet {
+#[inline]
+fn check_function(disable_url_internet: bool, methods: MethodSet, method: &[u8]) -> Result<(), FcError> {
+    if disable_url_internet {
         return Err(FcError::new(
             403,
             ErrorCode::AccessDenied,
             "access denied due to function internet URL is disable",
         ));
     }
-    check_method(method, f.methods)
+    check_method(method, methods)
 }
 
 /// SPEC.md 3.5.3: 405 with `Allow`; a method outside the seven is never allowed.
