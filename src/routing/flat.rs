@@ -90,9 +90,8 @@ pub struct FlatIndex {
 impl FlatIndex {
     /// A table that takes `n` entries without growing.
     pub fn with_capacity(n: usize) -> FlatIndex {
-        let cap = (n.max(4) * 2).next_power_of_two();
         FlatIndex {
-            buckets: vec![0; cap].into_boxed_slice(),
+            buckets: zeroed((n.max(4) * 2).next_power_of_two()),
             len: 0,
         }
     }
@@ -137,7 +136,7 @@ impl FlatIndex {
         }
         assert!(index < u32::MAX, "too many entries");
         if (self.len + 1) * 2 > self.buckets.len() {
-            let bigger = vec![0; self.buckets.len() * 2].into_boxed_slice();
+            let bigger = zeroed(self.buckets.len() * 2);
             let old = std::mem::replace(&mut self.buckets, bigger);
             for b in old.iter().filter(|&&b| b != 0) {
                 let i = (*b as u32) - 1;
@@ -157,6 +156,31 @@ impl FlatIndex {
         }
         self.buckets[i] = (hash >> 32) << 32 | (index as u64 + 1);
     }
+}
+
+/// `n` empty buckets, in huge pages where the kernel gives them.
+fn zeroed(n: usize) -> Box<[u64]> {
+    let b = vec![0u64; n].into_boxed_slice();
+    advise_huge(b.as_ptr(), b.len());
+    b
+}
+
+/// Asks the kernel to back the `n` (untouched) `T`s at `p` with 2 MiB pages, so that the
+/// random probes of a big index do not also miss the TLB. A hint: errors are ignored.
+pub fn advise_huge<T>(p: *const T, n: usize) {
+    #[cfg(target_os = "linux")]
+    {
+        const HUGE: usize = 2 << 20;
+        let (start, end) = (p as usize, p as usize + n * std::mem::size_of::<T>());
+        let (from, to) = (start.next_multiple_of(HUGE), end / HUGE * HUGE);
+        if from < to {
+            // SAFETY: madvise on whole pages inside an allocation we own; MADV_HUGEPAGE
+            // changes no contents.
+            unsafe { libc::madvise(from as *mut libc::c_void, to - from, libc::MADV_HUGEPAGE) };
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (p, n);
 }
 
 /// A name stored inline when it has at most `N` bytes, else in an arena (its offset in the

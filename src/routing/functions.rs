@@ -14,7 +14,7 @@
 
 use std::sync::Arc;
 
-use super::flat::{FlatIndex, Seed};
+use super::flat::{FlatIndex, Seed, advise_huge};
 use super::{FunctionEntry, bytes_eq};
 use crate::config::{MethodSet, ProxyPath};
 use crate::errors::{ErrorCode, FcError};
@@ -58,9 +58,11 @@ type Key<'k> = [&'k [u8]; 4];
 impl FunctionIndex {
     /// An index that takes `n` entries without growing its main table.
     pub fn with_capacity(n: usize) -> FunctionIndex {
+        let slots = Vec::with_capacity(n);
+        advise_huge(slots.as_ptr(), n);
         FunctionIndex {
             seed: Seed::new(),
-            slots: Vec::with_capacity(n),
+            slots,
             arena: Vec::new(),
             full: FlatIndex::with_capacity(n),
             services: FlatIndex::with_capacity(0),

@@ -11,7 +11,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use super::flat::{FlatIndex, InlineName, Seed};
+use super::flat::{FlatIndex, InlineName, Seed, advise_huge};
 use super::functions::{FunctionIndex, shown};
 use super::host::{self, HostKind, MAX_HOST, PlatformHosts};
 use super::rewrite::{self, CompiledRewrite};
@@ -102,8 +102,11 @@ impl RouteTable {
         let seed = Seed::new();
         let mut names = Vec::new();
         let mut functions = FunctionIndex::with_capacity(config.functions.len());
-        let mut triggers: Vec<Trigger> = Vec::new();
-        let mut trigger_index = FlatIndex::with_capacity(0);
+        let labels = config.functions.iter().filter(|f| f.subdomain.is_some());
+        let labels = labels.count();
+        let mut triggers: Vec<Trigger> = Vec::with_capacity(labels);
+        advise_huge(triggers.as_ptr(), labels);
+        let mut trigger_index = FlatIndex::with_capacity(labels);
         for f in &config.functions {
             let entry = Arc::new(FunctionEntry {
                 account: f.account.as_str().into(),
@@ -163,8 +166,11 @@ impl RouteTable {
         let mut exact_domains = FlatIndex::with_capacity(config.domains.len());
         let mut wildcard_domains = FlatIndex::with_capacity(0);
         let mut domains: Vec<DomainSlot> = Vec::with_capacity(config.domains.len());
-        let mut tries = TriePool::default();
-        let mut routes = Vec::new();
+        advise_huge(domains.as_ptr(), config.domains.len());
+        let route_count = config.domains.iter().map(|d| d.routes.len()).sum();
+        let mut tries = TriePool::with_capacity(route_count);
+        let mut routes: Vec<CompiledRoute> = Vec::with_capacity(route_count);
+        advise_huge(routes.as_ptr(), route_count);
         for d in &config.domains {
             let name = d.name.to_ascii_lowercase();
             let name = name.strip_suffix('.').unwrap_or(&name);

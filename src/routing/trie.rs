@@ -68,6 +68,16 @@ impl TriePool {
         (best != NONE).then_some(best)
     }
 
+    /// A pool for trees of about `routes` routes in all, in huge pages where the kernel
+    /// gives them.
+    pub fn with_capacity(routes: usize) -> TriePool {
+        // About 1.5 nodes and 8 label bytes per route.
+        let (nodes, labels) = (Vec::with_capacity(routes * 3 / 2 + 1), Vec::with_capacity(routes * 8));
+        super::flat::advise_huge(nodes.as_ptr(), nodes.capacity());
+        super::flat::advise_huge(labels.as_ptr(), labels.capacity());
+        TriePool { nodes, labels }
+    }
+
     pub fn shrink_to_fit(&mut self) {
         self.nodes.shrink_to_fit();
         self.labels.shrink_to_fit();
