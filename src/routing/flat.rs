@@ -97,6 +97,7 @@ impl FlatIndex {
     }
 
     /// The number of entries.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.len
     }
@@ -158,6 +159,109 @@ impl FlatIndex {
     }
 }
 
+/// An entry of a [`SlotTable`]: one that is there has a non-zero tag.
+pub trait Slotted: Default {
+    fn tag(&self) -> u32;
+}
+
+/// The tag stored with an entry of hash `hash` (never 0, which marks an empty slot).
+#[inline(always)]
+pub fn tag_of(hash: u64) -> u32 {
+    (hash >> 32) as u32 | 1
+}
+
+/// Open addressing over the entries themselves (each a cache line that holds its key and a
+/// 32-bit hash tag): a hit is one line, with no index to follow first. Linear probing, load at
+/// most 7/8 (1/2 to 7/8 after a doubling); an entry keeps its place unless the table grows.
+#[derive(Debug)]
+pub struct SlotTable<T> {
+    slots: Box<[T]>,
+    len: usize,
+}
+
+impl<T: Slotted> SlotTable<T> {
+    /// A table that takes `n` entries without growing, in huge pages when it is big.
+    pub fn with_capacity(n: usize) -> SlotTable<T> {
+        let cap = (n.max(4) * 8 / 7 + 1).next_power_of_two();
+        let mut slots = Vec::with_capacity(cap);
+        advise_huge(slots.as_ptr(), cap);
+        slots.resize_with(cap, T::default);
+        SlotTable {
+            slots: slots.into_boxed_slice(),
+            len: 0,
+        }
+    }
+
+    /// The number of entries.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The entries, with their positions.
+    pub fn iter(&self) -> impl Iterator<Item = (usize, &T)> {
+        self.slots.iter().enumerate().filter(|(_, s)| s.tag() != 0)
+    }
+
+    /// The entry at `at` (a position [`SlotTable::find`] or [`SlotTable::insert`] gave).
+    pub fn at(&self, at: usize) -> &T {
+        &self.slots[at]
+    }
+
+    /// The position of the entry of hash `hash` for which `eq` holds.
+    #[inline(always)]
+    pub fn find(&self, hash: u64, mut eq: impl FnMut(&T) -> bool) -> Option<usize> {
+        let mask = self.slots.len() - 1;
+        let tag = tag_of(hash);
+        let mut i = hash as usize & mask;
+        loop {
+            let s = &self.slots[i];
+            match s.tag() {
+                0 => return None,
+                t if t == tag && eq(s) => return Some(i),
+                _ => i = (i + 1) & mask,
+            }
+        }
+    }
+
+    /// Adds `value` (whose tag is `tag_of(hash)`), unless an entry for which `eq` holds is there
+    /// (its position is the error). `rehash` gives an entry's hash, for growing. Ok: the new
+    /// entry's position, and whether the table grew (moving every entry).
+    pub fn insert(
+        &mut self,
+        hash: u64,
+        value: T,
+        eq: impl FnMut(&T) -> bool,
+        rehash: impl Fn(&T) -> u64,
+    ) -> Result<(usize, bool), usize> {
+        debug_assert_eq!(value.tag(), tag_of(hash));
+        if let Some(at) = self.find(hash, eq) {
+            return Err(at);
+        }
+        let grow = (self.len + 1) * 8 > self.slots.len() * 7;
+        if grow {
+            let mut bigger = SlotTable::with_capacity(self.slots.len() * 2 * 7 / 8);
+            for s in std::mem::take(&mut self.slots).into_vec() {
+                if s.tag() != 0 {
+                    bigger.put(rehash(&s), s);
+                }
+            }
+            self.slots = bigger.slots;
+        }
+        self.len += 1;
+        Ok((self.put(hash, value), grow))
+    }
+
+    fn put(&mut self, hash: u64, value: T) -> usize {
+        let mask = self.slots.len() - 1;
+        let mut i = hash as usize & mask;
+        while self.slots[i].tag() != 0 {
+            i = (i + 1) & mask;
+        }
+        self.slots[i] = value;
+        i
+    }
+}
+
 /// `n` empty buckets, in huge pages where the kernel gives them.
 fn zeroed(n: usize) -> Box<[u64]> {
     let b = vec![0u64; n].into_boxed_slice();
@@ -183,12 +287,33 @@ pub fn advise_huge<T>(p: *const T, n: usize) {
     let _ = (p, n);
 }
 
+/// Hints the CPU to fetch the line at `p` (a no-op off x86_64).
+#[inline(always)]
+pub fn prefetch<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: prefetch never faults, whatever the address.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 /// A name stored inline when it has at most `N` bytes, else in an arena (its offset in the
 /// first four bytes).
 #[derive(Debug)]
 pub struct InlineName<const N: usize> {
     len: u32,
     bytes: [u8; N],
+}
+
+impl<const N: usize> Default for InlineName<N> {
+    fn default() -> Self {
+        InlineName {
+            len: 0,
+            bytes: [0; N],
+        }
+    }
 }
 
 impl<const N: usize> InlineName<N> {

@@ -14,7 +14,7 @@
 
 use std::sync::Arc;
 
-use super::flat::{FlatIndex, Seed, advise_huge};
+use super::flat::{FlatIndex, Seed, SlotTable, Slotted, tag_of};
 use super::{FunctionEntry, bytes_eq};
 use crate::config::{MethodSet, ProxyPath};
 use crate::errors::{ErrorCode, FcError};
@@ -27,13 +27,15 @@ const FULL: u64 = 0;
 const SERVICE: u64 = 1;
 const FUNCTION: u64 = 2;
 
-/// One function entry, one cache line.
+/// One function entry, one cache line, in place in the hash table.
 #[derive(Debug)]
 #[repr(C, align(64))]
 pub struct Slot {
-    pub entry: Arc<FunctionEntry>,
+    /// None only in an empty slot.
+    entry: Option<Arc<FunctionEntry>>,
+    tag: u32,
     /// Inline keys: the ends of account, service, function and qualifier in `key`.
-    ends: [u16; 4],
+    ends: [u8; 4],
     pub methods: MethodSet,
     pub disable_url_internet: bool,
     pub proxy_path: ProxyPath,
@@ -42,12 +44,62 @@ pub struct Slot {
     key: [u8; INLINE],
 }
 
+impl Default for Slot {
+    fn default() -> Slot {
+        Slot {
+            entry: None,
+            tag: 0,
+            ends: [0; 4],
+            methods: MethodSet::EMPTY,
+            disable_url_internet: false,
+            proxy_path: ProxyPath::Full,
+            spilled: false,
+            key: [0; INLINE],
+        }
+    }
+}
+
+impl Slotted for Slot {
+    #[inline(always)]
+    fn tag(&self) -> u32 {
+        self.tag
+    }
+}
+
+impl Slot {
+    /// The entry (a slot that [`FunctionIndex::lookup`] returns is never empty).
+    #[inline]
+    pub fn entry(&self) -> &Arc<FunctionEntry> {
+        self.entry.as_ref().expect("a found slot holds an entry")
+    }
+
+    fn key<'a>(&'a self, arena: &'a [u8]) -> Key<'a> {
+        if !self.spilled {
+            let [a, b, c, d] = self.ends.map(usize::from);
+            return [&self.key[..a], &self.key[a..b], &self.key[b..c], &self.key[c..d]];
+        }
+        let at = u32::from_le_bytes([self.key[0], self.key[1], self.key[2], self.key[3]]);
+        let at = at as usize;
+        let len = |k: usize| {
+            let w = &arena[at + 4 * k..at + 4 * k + 4];
+            u32::from_le_bytes([w[0], w[1], w[2], w[3]]) as usize
+        };
+        let mut from = at + 16;
+        [0, 1, 2, 3].map(|k| {
+            let part = &arena[from..from + len(k)];
+            from += part.len();
+            part
+        })
+    }
+}
+
 #[derive(Debug)]
 pub struct FunctionIndex {
     seed: Seed,
-    slots: Vec<Slot>,
+    slots: SlotTable<Slot>,
     arena: Vec<u8>,
-    full: FlatIndex,
+    /// (account, service) and (account, service, function) -> the position of a slot with
+    /// that prefix: read on a miss only, rebuilt if `slots` grows.
     services: FlatIndex,
     functions: FlatIndex,
 }
@@ -56,22 +108,15 @@ pub struct FunctionIndex {
 type Key<'k> = [&'k [u8]; 4];
 
 impl FunctionIndex {
-    /// An index that takes `n` entries without growing its main table.
+    /// An index that takes `n` entries without growing.
     pub fn with_capacity(n: usize) -> FunctionIndex {
-        let slots = Vec::with_capacity(n);
-        advise_huge(slots.as_ptr(), n);
         FunctionIndex {
             seed: Seed::new(),
-            slots,
+            slots: SlotTable::with_capacity(n),
             arena: Vec::new(),
-            full: FlatIndex::with_capacity(n),
             services: FlatIndex::with_capacity(0),
             functions: FlatIndex::with_capacity(0),
         }
-    }
-
-    fn key(&self, i: u32) -> Key<'_> {
-        self_key(&self.slots, &self.arena, i)
     }
 
     /// Adds an entry; false when its (account, service, name, qualifier) is already there.
@@ -83,9 +128,9 @@ impl FunctionIndex {
             entry.name.as_bytes(),
             entry.qualifier.as_bytes(),
         ];
-        let index = self.slots.len() as u32;
         let hash = self.seed.hash(FULL, &k);
-        if self.full.find(hash, |i| self.key(i) == k).is_some() {
+        let arena = &self.arena;
+        if self.slots.find(hash, |s| s.key(arena) == k).is_some() {
             return false;
         }
         let total: usize = k.iter().map(|p| p.len()).sum();
@@ -93,7 +138,8 @@ impl FunctionIndex {
             methods: entry.methods,
             disable_url_internet: entry.disable_url_internet,
             proxy_path: entry.proxy_path,
-            entry: entry.clone(),
+            entry: Some(entry.clone()),
+            tag: tag_of(hash),
             ends: [0; 4],
             spilled: total > INLINE,
             key: [0; INLINE],
@@ -102,7 +148,8 @@ impl FunctionIndex {
             let at = u32::try_from(self.arena.len()).expect("function names under 4 GiB");
             slot.key[..4].copy_from_slice(&at.to_le_bytes());
             for p in k {
-                self.arena.extend_from_slice(&(p.len() as u32).to_le_bytes());
+                let len = u32::try_from(p.len()).expect("function names under 4 GiB");
+                self.arena.extend_from_slice(&len.to_le_bytes());
             }
             k.iter().for_each(|p| self.arena.extend_from_slice(p));
         } else {
@@ -110,35 +157,49 @@ impl FunctionIndex {
             for (n, p) in k.iter().enumerate() {
                 slot.key[end..end + p.len()].copy_from_slice(p);
                 end += p.len();
-                slot.ends[n] = end as u16;
+                slot.ends[n] = end as u8;
             }
         }
-        self.slots.push(slot);
-        // The three indexes, each rehashing what it holds from the slots when it grows.
-        self.index(FULL, 4, hash, index);
-        for (domain, n) in [(SERVICE, 2), (FUNCTION, 3)] {
-            let h = self.seed.hash(domain, &k[..n]);
-            self.index(domain, n, h, index);
+        let (seed, arena) = (&self.seed, &self.arena);
+        let inserted = self.slots.insert(
+            hash,
+            slot,
+            |_| false,
+            |s| seed.hash(FULL, &s.key(arena)),
+        );
+        let Ok((at, grew)) = inserted else {
+            return false;
+        };
+        if grew {
+            // Every slot moved: index the prefixes again.
+            self.services = FlatIndex::with_capacity(0);
+            self.functions = FlatIndex::with_capacity(0);
+            let all: Vec<usize> = self.slots.iter().map(|(at, _)| at).collect();
+            for at in all {
+                self.index_prefixes(at);
+            }
+        } else {
+            self.index_prefixes(at);
         }
         true
     }
 
-    /// Adds slot `index` (whose key's first `n` parts hash to `hash`) to an index, unless a
-    /// slot with that prefix is there.
-    fn index(&mut self, domain: u64, n: usize, hash: u64, index: u32) {
+    /// Adds the slot at `at` to the prefix indexes, unless a slot with its prefix is there.
+    fn index_prefixes(&mut self, at: usize) {
         let (slots, arena, seed) = (&self.slots, &self.arena, &self.seed);
-        let table = match domain {
-            FULL => &mut self.full,
-            SERVICE => &mut self.services,
-            _ => &mut self.functions,
-        };
-        let key = self_key(slots, arena, index);
-        let _ = table.insert(
-            hash,
-            index,
-            |i| self_key(slots, arena, i)[..n] == key[..n],
-            |i| seed.hash(domain, &self_key(slots, arena, i)[..n]),
-        );
+        let key = slots.at(at).key(arena);
+        for (domain, n, table) in [
+            (SERVICE, 2, &mut self.services),
+            (FUNCTION, 3, &mut self.functions),
+        ] {
+            let key_of = |i: u32| slots.at(i as usize).key(arena);
+            let _ = table.insert(
+                seed.hash(domain, &key[..n]),
+                at as u32,
+                |i| key_of(i)[..n] == key[..n],
+                |i| seed.hash(domain, &key_of(i)[..n]),
+            );
+        }
     }
 
     /// The number of entries.
@@ -157,10 +218,9 @@ impl FunctionIndex {
     ) -> Result<&Slot, FcError> {
         let k: Key = [account, service, function, qualifier];
         let hash = self.seed.hash(FULL, &k);
-        let found = self.full.find(hash, |i| {
-            let s = &self.slots[i as usize];
+        let found = self.slots.find(hash, |s| {
             if s.spilled {
-                return self.key(i) == k;
+                return s.key(&self.arena) == k;
             }
             let [a, b, c, d] = s.ends.map(usize::from);
             bytes_eq(&s.key[..a], account)
@@ -169,7 +229,7 @@ impl FunctionIndex {
                 && bytes_eq(&s.key[c..d], qualifier)
         });
         match found {
-            Some(i) => Ok(&self.slots[i as usize]),
+            Some(at) => Ok(self.slots.at(at)),
             None => Err(self.not_found(k)),
         }
     }
@@ -180,7 +240,8 @@ impl FunctionIndex {
         let [_, service, function, qualifier] = k;
         let has = |table: &FlatIndex, domain: u64, n: usize| {
             let hash = self.seed.hash(domain, &k[..n]);
-            table.find(hash, |i| self.key(i)[..n] == k[..n]).is_some()
+            let key_of = |i: u32| self.slots.at(i as usize).key(&self.arena);
+            table.find(hash, |i| key_of(i)[..n] == k[..n]).is_some()
         };
         if !has(&self.services, SERVICE, 2) {
             service_not_found(service)
@@ -190,25 +251,6 @@ impl FunctionIndex {
             qualifier_not_found(service, function, qualifier)
         }
     }
-}
-
-fn self_key<'a>(slots: &'a [Slot], arena: &'a [u8], i: u32) -> Key<'a> {
-    let s = &slots[i as usize];
-    if !s.spilled {
-        let [a, b, c, d] = s.ends.map(usize::from);
-        return [&s.key[..a], &s.key[a..b], &s.key[b..c], &s.key[c..d]];
-    }
-    let at = u32::from_le_bytes([s.key[0], s.key[1], s.key[2], s.key[3]]) as usize;
-    let len = |k: usize| {
-        let w = &arena[at + 4 * k..at + 4 * k + 4];
-        u32::from_le_bytes([w[0], w[1], w[2], w[3]]) as usize
-    };
-    let mut from = at + 16;
-    [0, 1, 2, 3].map(|k| {
-        let part = &arena[from..from + len(k)];
-        from += part.len();
-        part
-    })
 }
 
 /// Client-supplied text for an error message: lossy UTF-8, at most 128 bytes.

@@ -11,7 +11,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use super::flat::{FlatIndex, InlineName, Seed, advise_huge};
+use super::flat::{InlineName, Seed, SlotTable, Slotted, advise_huge, prefetch, tag_of};
 use super::functions::{FunctionIndex, shown};
 use super::host::{self, HostKind, MAX_HOST, PlatformHosts};
 use super::rewrite::{self, CompiledRewrite};
@@ -36,14 +36,12 @@ pub struct RouteTable {
     seed: Seed,
     /// Names too long to be stored inline in a [`Trigger`] or [`DomainSlot`].
     names: Vec<u8>,
-    /// Trigger label (lowercase) -> index into `triggers`.
-    trigger_index: FlatIndex,
-    triggers: Box<[Trigger]>,
-    /// Exact domain name -> index into `domains`.
-    exact_domains: FlatIndex,
-    /// `*.example.com` keyed by `example.com` -> index into `domains`.
-    wildcard_domains: FlatIndex,
-    domains: Box<[DomainSlot]>,
+    /// Trigger label (lowercase) -> function.
+    triggers: SlotTable<Trigger>,
+    /// Exact domain names.
+    exact_domains: SlotTable<DomainSlot>,
+    /// `*.example.com`, keyed by `example.com`.
+    wildcard_domains: SlotTable<DomainSlot>,
     /// Every domain's path tree.
     tries: TriePool,
     /// Every domain's routes; trie values index it.
@@ -56,21 +54,43 @@ const EXACT: u64 = 11;
 const WILDCARD: u64 = 12;
 
 /// A trigger label and what subdomain mode needs of its function, in one cache line.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 #[repr(C, align(64))]
 struct Trigger {
-    function: Arc<FunctionEntry>,
+    /// None only in an empty slot.
+    function: Option<Arc<FunctionEntry>>,
+    tag: u32,
     methods: MethodSet,
     disable_url_internet: bool,
-    label: InlineName<48>,
+    label: InlineName<44>,
 }
 
-/// A domain: its name (lowercase, no trailing dot; `*.` first for a wildcard) and its tree.
-#[derive(Debug)]
+impl Slotted for Trigger {
+    #[inline(always)]
+    fn tag(&self) -> u32 {
+        self.tag
+    }
+}
+
+/// A domain: its name (lowercase, no trailing dot; `*.` first for a wildcard) and where its
+/// tree and routes are (so that they can be fetched together), in one cache line.
+#[derive(Debug, Default)]
 #[repr(C, align(64))]
 struct DomainSlot {
+    tag: u32,
+    /// The tree's root in `tries`, and its first label byte.
     root: u32,
-    name: InlineName<56>,
+    label_start: u32,
+    /// The domain's routes: `routes[first_route..]`.
+    first_route: u32,
+    name: InlineName<44>,
+}
+
+impl Slotted for DomainSlot {
+    #[inline(always)]
+    fn tag(&self) -> u32 {
+        self.tag
+    }
 }
 
 /// The parts of a proxy path. The service segment `<service>[.<qualifier>]` is split at its
@@ -103,10 +123,7 @@ impl RouteTable {
         let mut names = Vec::new();
         let mut functions = FunctionIndex::with_capacity(config.functions.len());
         let labels = config.functions.iter().filter(|f| f.subdomain.is_some());
-        let labels = labels.count();
-        let mut triggers: Vec<Trigger> = Vec::with_capacity(labels);
-        advise_huge(triggers.as_ptr(), labels);
-        let mut trigger_index = FlatIndex::with_capacity(labels);
+        let mut triggers: SlotTable<Trigger> = SlotTable::with_capacity(labels.count());
         for f in &config.functions {
             let entry = Arc::new(FunctionEntry {
                 account: f.account.as_str().into(),
@@ -137,36 +154,35 @@ impl RouteTable {
             if let Some(label) = &f.subdomain {
                 let label = label.to_ascii_lowercase();
                 let hash = seed.hash(TRIGGER, &[label.as_bytes()]);
-                let index = triggers.len() as u32;
-                let (ts, ns) = (&triggers, &names);
-                let label_of = |i: u32| ts[i as usize].label.get(ns);
-                if trigger_index
+                let trigger = Trigger {
+                    function: Some(entry.clone()),
+                    tag: tag_of(hash),
+                    methods: entry.methods,
+                    disable_url_internet: entry.disable_url_internet,
+                    label: InlineName::new(label.as_bytes(), &mut names),
+                };
+                let ns = &names;
+                if triggers
                     .insert(
                         hash,
-                        index,
-                        |i| label_of(i) == label.as_bytes(),
-                        |i| seed.hash(TRIGGER, &[label_of(i)]),
+                        trigger,
+                        |t| t.label.get(ns) == label.as_bytes(),
+                        |t| seed.hash(TRIGGER, &[t.label.get(ns)]),
                     )
                     .is_err()
                 {
                     return Err(format!("function {id}: subdomain {label:?} is used twice"));
                 }
-                triggers.push(Trigger {
-                    function: entry.clone(),
-                    methods: entry.methods,
-                    disable_url_internet: entry.disable_url_internet,
-                    label: InlineName::new(label.as_bytes(), &mut names),
-                });
             }
             if !functions.insert(entry) {
                 return Err(format!("function {id} is defined twice"));
             }
         }
 
-        let mut exact_domains = FlatIndex::with_capacity(config.domains.len());
-        let mut wildcard_domains = FlatIndex::with_capacity(0);
-        let mut domains: Vec<DomainSlot> = Vec::with_capacity(config.domains.len());
-        advise_huge(domains.as_ptr(), config.domains.len());
+        let wildcards = config.domains.iter();
+        let wildcards = wildcards.filter(|d| d.name.starts_with("*.")).count();
+        let mut exact_domains = SlotTable::with_capacity(config.domains.len() - wildcards);
+        let mut wildcard_domains = SlotTable::with_capacity(wildcards);
         let route_count = config.domains.iter().map(|d| d.routes.len()).sum();
         let mut tries = TriePool::with_capacity(route_count);
         let mut routes: Vec<CompiledRoute> = Vec::with_capacity(route_count);
@@ -174,30 +190,11 @@ impl RouteTable {
         for d in &config.domains {
             let name = d.name.to_ascii_lowercase();
             let name = name.strip_suffix('.').unwrap_or(&name);
-            let index = domains.len() as u32;
-            let (ds, ns) = (&domains, &names);
-            let name_of = |i: u32| ds[i as usize].name.get(ns);
-            let taken = match name.strip_prefix("*.") {
-                Some(suffix) => wildcard_domains.insert(
-                    seed.hash(WILDCARD, &[suffix.as_bytes()]),
-                    index,
-                    |i| &name_of(i)[2..] == suffix.as_bytes(),
-                    |i| seed.hash(WILDCARD, &[&name_of(i)[2..]]),
-                ),
-                None => exact_domains.insert(
-                    seed.hash(EXACT, &[name.as_bytes()]),
-                    index,
-                    |i| name_of(i) == name.as_bytes(),
-                    |i| seed.hash(EXACT, &[name_of(i)]),
-                ),
-            };
-            if taken.is_err() {
-                return Err(format!("domain {name:?} is defined twice"));
-            }
+            let first_route = u32::try_from(routes.len()).expect("under 4G routes");
             let account = d.account.to_ascii_lowercase();
             let mut paths = TrieBuilder::default();
             for r in &d.routes {
-                let value = u32::try_from(routes.len()).expect("under 4G routes");
+                let value = u32::try_from(routes.len()).expect("under 4G routes") - first_route;
                 // A duplicate path keeps the first route (and the later one is never used).
                 let _ = match r.path.strip_suffix('*') {
                     Some(prefix) if prefix.ends_with('/') => {
@@ -212,7 +209,7 @@ impl RouteTable {
                         r.function.as_bytes(),
                         r.qualifier.as_bytes(),
                     )
-                    .map(|slot| slot.entry.clone())
+                    .map(|slot| slot.entry().clone())
                     .map_err(Box::new);
                 let rewrites = rewrite::compile(&r.rewrites)
                     .map_err(|e| format!("domain {name:?} route {:?}: {e}", r.path))?;
@@ -222,10 +219,36 @@ impl RouteTable {
                     rewrites,
                 });
             }
-            domains.push(DomainSlot {
-                root: paths.build_into(&mut tries),
+            let (root, label_start) = paths.build_into(&mut tries);
+            let (wildcard, key) = match name.strip_prefix("*.") {
+                Some(suffix) => (true, suffix),
+                None => (false, name),
+            };
+            let hash = seed.hash(if wildcard { WILDCARD } else { EXACT }, &[key.as_bytes()]);
+            let slot = DomainSlot {
+                tag: tag_of(hash),
+                root,
+                label_start,
+                first_route,
                 name: InlineName::new(name.as_bytes(), &mut names),
-            });
+            };
+            let ns = &names;
+            let skip = if wildcard { 2 } else { 0 };
+            let key_of = |d: &DomainSlot| -> Vec<u8> { d.name.get(ns)[skip..].to_vec() };
+            let table = if wildcard {
+                (&mut wildcard_domains, WILDCARD)
+            } else {
+                (&mut exact_domains, EXACT)
+            };
+            let taken = table.0.insert(
+                hash,
+                slot,
+                |d| d.name.get(ns)[skip..] == *key.as_bytes(),
+                |d| seed.hash(table.1, &[&key_of(d)]),
+            );
+            if taken.is_err() {
+                return Err(format!("domain {name:?} is defined twice"));
+            }
         }
         tries.shrink_to_fit();
         names.shrink_to_fit();
@@ -236,11 +259,9 @@ impl RouteTable {
             functions,
             seed,
             names,
-            trigger_index,
-            triggers: triggers.into_boxed_slice(),
+            triggers,
             exact_domains,
             wildcard_domains,
-            domains: domains.into_boxed_slice(),
             tries,
             routes: routes.into_boxed_slice(),
         })
@@ -253,7 +274,7 @@ impl RouteTable {
 
     /// The number of `[[domain]]` entries.
     pub fn domain_count(&self) -> usize {
-        self.domains.len()
+        self.exact_domains.len() + self.wildcard_domains.len()
     }
 
     /// The number of routes over all domains.
@@ -297,14 +318,13 @@ impl RouteTable {
             HostKind::Trigger { label } => {
                 let hash = self.seed.hash(TRIGGER, &[label]);
                 let t = self
-                    .trigger_index
-                    .find(hash, |i| {
-                        bytes_eq(self.triggers[i as usize].label.get(&self.names), label)
-                    })
-                    .map(|i| &self.triggers[i as usize])
+                    .triggers
+                    .find(hash, |t| bytes_eq(t.label.get(&self.names), label))
+                    .map(|at| self.triggers.at(at))
                     .ok_or_else(|| trigger_not_found(label))?;
                 check_function(t.disable_url_internet, t.methods, method)?;
-                Ok(routed(Mode::Subdomain, &t.function, Cow::Borrowed(target), None))
+                let f = t.function.as_ref().expect("a found slot holds a function");
+                Ok(routed(Mode::Subdomain, f, Cow::Borrowed(target), None))
             }
             HostKind::Custom => self.domain_mode(name, method, target),
         }
@@ -347,7 +367,7 @@ impl RouteTable {
                 Cow::Owned(t)
             }
         };
-        Ok(routed(Mode::Proxy, &f.entry, forwarded, Some(base_path)))
+        Ok(routed(Mode::Proxy, f.entry(), forwarded, Some(base_path)))
     }
 
     /// Splits a proxy request-target in one pass; None unless it starts with the proxy prefix
@@ -416,7 +436,7 @@ impl RouteTable {
             .functions
             .lookup(account, service, function, qualifier)?;
         check_function(f.disable_url_internet, f.methods, method)?;
-        Ok(routed(Mode::Header, &f.entry, Cow::Borrowed(target), None))
+        Ok(routed(Mode::Header, f.entry(), Cow::Borrowed(target), None))
     }
 
     /// SPEC.md 3.4: domain -> route -> checks -> rewrite.
@@ -432,7 +452,7 @@ impl RouteTable {
         let route = self
             .tries
             .lookup(d.root, target)
-            .map(|i| &self.routes[i as usize])
+            .map(|i| &self.routes[(d.first_route + i) as usize])
             .ok_or_else(|| {
                 let path = &target[..memchr::memchr(b'?', target).unwrap_or(target.len())];
                 let msg = format!(
@@ -453,10 +473,13 @@ impl RouteTable {
 
     /// The exact domain, else the longest wildcard domain (label by label from the right).
     fn find_domain(&self, name: &[u8]) -> Option<&DomainSlot> {
-        let name_of = |i: u32| self.domains[i as usize].name.get(&self.names);
+        let names = &self.names;
         let hash = self.seed.hash(EXACT, &[name]);
-        let index = match self.exact_domains.find(hash, |i| bytes_eq(name_of(i), name)) {
-            Some(i) => i,
+        let found = self
+            .exact_domains
+            .find(hash, |d| bytes_eq(d.name.get(names), name));
+        let d = match found {
+            Some(at) => self.exact_domains.at(at),
             None if self.wildcard_domains.len() == 0 => return None,
             None => {
                 // Suffixes after each dot, longest first: the first hit is the longest match.
@@ -467,14 +490,17 @@ impl RouteTable {
                     let hash = self.seed.hash(WILDCARD, &[rest]);
                     let found = self
                         .wildcard_domains
-                        .find(hash, |i| bytes_eq(&name_of(i)[2..], rest));
-                    if let Some(i) = found {
-                        break i;
+                        .find(hash, |d| bytes_eq(&d.name.get(names)[2..], rest));
+                    if let Some(at) = found {
+                        break self.wildcard_domains.at(at);
                     }
                 }
             }
         };
-        self.domains.get(index as usize)
+        // The tree and the routes, fetched while the walk starts.
+        self.tries.prefetch(d.root, d.label_start);
+        prefetch(self.routes.as_ptr().wrapping_add(d.first_route as usize));
+        Some(d)
     }
 }
 

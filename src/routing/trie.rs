@@ -33,6 +33,15 @@ pub struct TriePool {
 }
 
 impl TriePool {
+    /// Starts fetching the first lines of the tree at `root` (whose labels start at `labels`).
+    #[inline(always)]
+    pub fn prefetch(&self, root: u32, labels: u32) {
+        let node = self.nodes.as_ptr().wrapping_add(root as usize);
+        super::flat::prefetch(node);
+        super::flat::prefetch(node.wrapping_add(3));
+        super::flat::prefetch(self.labels.as_ptr().wrapping_add(labels as usize));
+    }
+
     /// The route for the path of `target` (up to its first `?`) in the tree at `root`: the
     /// exact route for the whole path, else the longest prefix route.
     #[inline]
@@ -138,10 +147,11 @@ impl TrieBuilder {
         PathTrie { pool }
     }
 
-    /// Flattens the tree into `pool`; returns its root.
-    pub fn build_into(self, pool: &mut TriePool) -> u32 {
+    /// Flattens the tree into `pool`; returns its root and where its labels start.
+    pub fn build_into(self, pool: &mut TriePool) -> (u32, u32) {
         let TriePool { nodes, labels } = pool;
         let root = u32::try_from(nodes.len()).expect("under 4G trie nodes");
+        let label_start = u32::try_from(labels.len()).expect("under 4 GiB of labels");
         // Breadth first, so that each node's children are contiguous.
         let mut queue = std::collections::VecDeque::new();
         nodes.push(flat(&self.root, labels));
@@ -155,7 +165,7 @@ impl TrieBuilder {
                 queue.push_back((nodes.len() - 1, c));
             }
         }
-        root
+        (root, label_start)
     }
 }
 
