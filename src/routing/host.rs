@@ -10,11 +10,11 @@ pub const MAX_HOST: usize = 255;
 /// [`MAX_HOST`], a non-ASCII byte, a port that is not digits, an unclosed `[`.
 pub fn normalize<'b>(host: &[u8], buf: &'b mut [u8; MAX_HOST]) -> Option<&'b [u8]> {
     let name = if host.first() == Some(&b'[') {
-        let close = memchr::memchr(b']', host)?;
+        let close = find_byte(host, b']')?;
         check_port(&host[close + 1..])?;
         &host[..=close]
     } else {
-        match memchr::memchr(b':', host) {
+        match find_byte(host, b':') {
             Some(colon) => {
                 check_port(&host[colon..])?;
                 &host[..colon]
@@ -94,11 +94,11 @@ impl PlatformHosts {
     }
 }
 
-use super::strip_suffix;
+use super::{find_byte, strip_suffix};
 
 fn single_label<'h>(host: &'h [u8], a: &[u8], b: &[u8]) -> Option<&'h [u8]> {
     let first = strip_suffix(host, a).or_else(|| strip_suffix(host, b))?;
-    (!first.is_empty() && !first.contains(&b'.')).then_some(first)
+    (!first.is_empty() && find_byte(first, b'.').is_none()).then_some(first)
 }
 
 #[cfg(test)]

@@ -17,7 +17,8 @@ use super::host::{self, HostKind, MAX_HOST, PlatformHosts};
 use super::rewrite::{self, CompiledRewrite};
 use super::trie::{TrieBuilder, TriePool};
 use super::{
-    Decision, FunctionEntry, HeaderLookup, Instance, Mode, Routed, bytes_eq, strip_prefix,
+    Decision, FunctionEntry, HeaderLookup, Instance, Mode, Routed, bytes_eq, find_byte,
+    strip_prefix,
 };
 use crate::config::{Config, Method, MethodSet, ProxyPath, UpstreamAddr};
 use crate::errors::{ErrorCode, FcError};
@@ -423,12 +424,10 @@ impl RouteTable {
         let v = value.trim_ascii();
         let v = v.strip_prefix(b"/").unwrap_or(v);
         let v = v.strip_suffix(b"/").unwrap_or(v);
-        let rest = v
-            .strip_prefix(&self.proxy_prefix[1..])
-            .ok_or_else(invalid)?;
-        let slash = memchr::memchr(b'/', rest).ok_or_else(invalid)?;
+        let rest = strip_prefix(v, &self.proxy_prefix[1..]).ok_or_else(invalid)?;
+        let slash = find_byte(rest, b'/').ok_or_else(invalid)?;
         let (segment, function) = (&rest[..slash], &rest[slash + 1..]);
-        if segment.is_empty() || function.is_empty() || memchr::memchr(b'/', function).is_some() {
+        if segment.is_empty() || function.is_empty() || find_byte(function, b'/').is_some() {
             return Err(invalid());
         }
         let (service, qualifier) = split_qualifier(segment);
@@ -485,7 +484,7 @@ impl RouteTable {
                 // Suffixes after each dot, longest first: the first hit is the longest match.
                 let mut rest = name;
                 loop {
-                    let dot = memchr::memchr(b'.', rest)?;
+                    let dot = find_byte(rest, b'.')?;
                     rest = &rest[dot + 1..];
                     let hash = self.seed.hash(WILDCARD, &[rest]);
                     let found = self
@@ -520,7 +519,7 @@ fn routed<'a>(
 
 /// `service[.qualifier]`, split at the last `.`; no `.` means `LATEST`.
 fn split_qualifier(segment: &[u8]) -> (&[u8], &[u8]) {
-    match memchr::memrchr(b'.', segment) {
+    match segment.iter().rposition(|&b| b == b'.') {
         Some(dot) => (&segment[..dot], &segment[dot + 1..]),
         None => (segment, b"LATEST"),
     }
