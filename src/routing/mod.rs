@@ -142,14 +142,39 @@ pub(crate) fn find_byte(s: &[u8], byte: u8) -> Option<usize> {
     tail.iter().position(|&b| b == byte).map(|i| at + i)
 }
 
+/// The first position of `a` or of `b` in `s`, a word at a time (see [`find_byte`]).
+#[inline]
+pub(crate) fn find_either(s: &[u8], a: u8, b: u8) -> Option<usize> {
+    let (pa, pb) = (ONES * a as u64, ONES * b as u64);
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    let mut chunks = s.chunks_exact(8);
+    let mut at = 0;
+    for c in chunks.by_ref() {
+        let w = u64::from_le_bytes(c.try_into().unwrap_or([0; 8]));
+        // Exact for the lowest match (a borrow only runs upwards from a zero byte).
+        let hit = zero(w ^ pa) | zero(w ^ pb);
+        if hit != 0 {
+            return Some(at + (hit.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    let tail = chunks.remainder();
+    tail.iter().position(|&c| c == a || c == b).map(|i| at + i)
+}
+
+/// A word's ASCII upper-case letters in lower case; exact when no byte has its high bit set.
+#[inline(always)]
+pub(crate) fn lower_word(w: u64) -> u64 {
+    let upper = w.wrapping_add(ONES * 0x3f) & !w.wrapping_add(ONES * 0x25) & HIGHS;
+    w | (upper >> 2)
+}
+
 /// Whether `a` equals `b` ignoring ASCII case, a word at a time (header names).
 #[inline]
 pub(crate) fn eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
-    // Each byte's upper-case letters to lower case; exact for ASCII words only.
-    let lower = |w: u64| w | (((w.wrapping_add(ONES * 0x3f)) & !(w.wrapping_add(ONES * 0x25)) & HIGHS) >> 2);
     let (mut ac, mut bc) = (a.chunks_exact(8), b.chunks_exact(8));
     for (x, y) in ac.by_ref().zip(bc.by_ref()) {
         let x = u64::from_le_bytes(x.try_into().unwrap_or([0; 8]));
@@ -157,7 +182,7 @@ pub(crate) fn eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
         if (x | y) & HIGHS != 0 {
             return a.eq_ignore_ascii_case(b);
         }
-        if lower(x) != lower(y) {
+        if lower_word(x) != lower_word(y) {
             return false;
         }
     }
@@ -249,6 +274,14 @@ mod bytes_tests {
             }
         }
         assert_eq!(find_byte(b"0123456789abcdef:x", b':'), Some(16));
+        for s in ["", "a/b?c", "abcdefgh?ij/", "abcdefghij/?", "/", "?", "0123456789abcdef", "aaaaaaaa/aaaa"] {
+            let s = s.as_bytes();
+            assert_eq!(
+                find_either(s, b'/', b'?'),
+                s.iter().position(|&c| c == b'/' || c == b'?'),
+                "{s:?}"
+            );
+        }
         let names = [
             "x-fc-invocation-target", "X-FC-Invocation-Target", "x-fc-invocation-targeT",
             "x-fc-invocation-targex", "x-fc-invocation-tArget", "x-fc-invocatio\u{0}-target",

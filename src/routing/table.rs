@@ -18,7 +18,7 @@ use super::rewrite::{self, CompiledRewrite};
 use super::trie::{TrieBuilder, TriePool};
 use super::{
     Decision, FunctionEntry, HeaderLookup, Instance, Mode, Routed, bytes_eq, find_byte,
-    strip_prefix,
+    find_either, strip_prefix,
 };
 use crate::config::{Config, Method, MethodSet, ProxyPath, UpstreamAddr};
 use crate::errors::{ErrorCode, FcError};
@@ -375,23 +375,14 @@ impl RouteTable {
     /// and has a non-empty service and a non-empty function segment (before any `?`).
     fn proxy_parts<'t>(&self, target: &'t [u8]) -> Option<ProxyParts<'t>> {
         let rest = strip_prefix(target, &self.proxy_prefix)?;
-        // The service segment, noting its last `.` on the way.
-        let mut dot = None;
-        let mut slash = 0;
-        loop {
-            match *rest.get(slash)? {
-                b'/' => break,
-                b'?' => return None,
-                b'.' => dot = Some(slash),
-                _ => {}
-            }
-            slash += 1;
+        // The service segment ends at a `/`; a `?` (or the end) first: no function segment.
+        let slash = find_either(rest, b'/', b'?')?;
+        if rest[slash] != b'/' {
+            return None;
         }
+        let dot = rest[..slash].iter().rposition(|&b| b == b'.');
         let after = &rest[slash + 1..];
-        let end = after
-            .iter()
-            .position(|&b| b == b'/' || b == b'?')
-            .unwrap_or(after.len());
+        let end = find_either(after, b'/', b'?').unwrap_or(after.len());
         if slash == 0 || end == 0 {
             return None;
         }
