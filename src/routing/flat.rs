@@ -336,7 +336,8 @@ impl<const N: usize> InlineName<N> {
         if len <= N {
             &self.bytes[..len]
         } else {
-            let at = u32::from_le_bytes([self.bytes[0], self.bytes[1], self.bytes[2], self.bytes[3]]);
+            let at =
+                u32::from_le_bytes([self.bytes[0], self.bytes[1], self.bytes[2], self.bytes[3]]);
             &arena[at as usize..at as usize + len]
         }
     }
@@ -382,11 +383,17 @@ mod tests {
             assert_eq!(t.insert(h(i), i, |j| keys[j as usize] == *k, h), Ok(()));
         }
         assert_eq!(t.len(), 5000);
-        assert_eq!(t.insert(h(7), 9999, |j| keys[j as usize] == keys[7], h), Err(7));
+        assert_eq!(
+            t.insert(h(7), 9999, |j| keys[j as usize] == keys[7], h),
+            Err(7)
+        );
         for (i, k) in keys.iter().enumerate() {
             let found = t.find(s.hash(0, &[k.as_bytes()]), |j| keys[j as usize] == *k);
             assert_eq!(found, Some(i as u32));
         }
-        assert_eq!(t.find(s.hash(0, &[b"nope"]), |j| keys[j as usize] == "nope"), None);
+        assert_eq!(
+            t.find(s.hash(0, &[b"nope"]), |j| keys[j as usize] == "nope"),
+            None
+        );
     }
 }

@@ -76,7 +76,12 @@ impl Slot {
     fn key<'a>(&'a self, arena: &'a [u8]) -> Key<'a> {
         if !self.spilled {
             let [a, b, c, d] = self.ends.map(usize::from);
-            return [&self.key[..a], &self.key[a..b], &self.key[b..c], &self.key[c..d]];
+            return [
+                &self.key[..a],
+                &self.key[a..b],
+                &self.key[b..c],
+                &self.key[c..d],
+            ];
         }
         let at = u32::from_le_bytes([self.key[0], self.key[1], self.key[2], self.key[3]]);
         let at = at as usize;
@@ -161,12 +166,9 @@ impl FunctionIndex {
             }
         }
         let (seed, arena) = (&self.seed, &self.arena);
-        let inserted = self.slots.insert(
-            hash,
-            slot,
-            |_| false,
-            |s| seed.hash(FULL, &s.key(arena)),
-        );
+        let inserted = self
+            .slots
+            .insert(hash, slot, |_| false, |s| seed.hash(FULL, &s.key(arena)));
         let Ok((at, grew)) = inserted else {
             return false;
         };
@@ -282,5 +284,76 @@ fn qualifier_not_found(service: &[u8], function: &[u8], qualifier: &[u8]) -> FcE
     } else {
         let msg = format!("alias '{q}' of function '{f}' in service '{s}' does not exist");
         FcError::new(404, ErrorCode::AliasNotFound, msg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(account: &str, service: &str, name: &str, qualifier: &str) -> Arc<FunctionEntry> {
+        Arc::new(FunctionEntry {
+            account: account.into(),
+            service: service.into(),
+            name: name.into(),
+            qualifier: qualifier.into(),
+            instances: Box::new([]),
+            instance_texts: Box::new([]),
+            methods: MethodSet::ALL,
+            disable_url_internet: false,
+            proxy_path: ProxyPath::Full,
+        })
+    }
+
+    /// Grown from empty (every slot moves, the prefix indexes are rebuilt), with keys inline
+    /// and spilled to the arena.
+    #[test]
+    fn grows_and_keeps_the_not_found_codes() {
+        let mut ix = FunctionIndex::with_capacity(0);
+        let long = "s".repeat(100);
+        let services = ["S", long.as_str()];
+        for i in 0..3000 {
+            let service = services[i % 2];
+            assert!(ix.insert(entry("Acc", service, &format!("f{i}"), "LATEST")));
+            assert!(ix.insert(entry("acc", service, &format!("f{i}"), "1")));
+        }
+        assert!(!ix.insert(entry("ACC", "S", "f0", "LATEST")));
+        assert_eq!(ix.len(), 6000);
+        for i in 0..3000 {
+            let (s, f) = (services[i % 2].as_bytes(), format!("f{i}"));
+            let slot = ix.lookup(b"acc", s, f.as_bytes(), b"1").expect("found");
+            assert_eq!((&*slot.entry().name, &*slot.entry().qualifier), (&*f, "1"));
+            assert!(ix.lookup(b"acc", s, f.as_bytes(), b"LATEST").is_ok());
+        }
+        let code = |a: &str, s: &str, f: &str, q: &str| {
+            ix.lookup(a.as_bytes(), s.as_bytes(), f.as_bytes(), q.as_bytes())
+                .err()
+                .map(|e| e.code)
+        };
+        assert_eq!(
+            code("acc", "T", "f0", "1"),
+            Some(ErrorCode::ServiceNotFound)
+        );
+        assert_eq!(
+            code("other", "S", "f0", "1"),
+            Some(ErrorCode::ServiceNotFound)
+        );
+        assert_eq!(
+            code("acc", "S", "f1", "1"),
+            Some(ErrorCode::FunctionNotFound)
+        );
+        assert_eq!(
+            code("acc", &long, "f0", "1"),
+            Some(ErrorCode::FunctionNotFound)
+        );
+        assert_eq!(
+            code("acc", "S", "f0", "2"),
+            Some(ErrorCode::VersionNotFound)
+        );
+        assert_eq!(
+            code("acc", &long, "f1", "prod"),
+            Some(ErrorCode::AliasNotFound)
+        );
+        assert_eq!(code("acc", "S", "f2", "1"), None);
     }
 }

@@ -267,14 +267,30 @@ mod bytes_tests {
             Some(&b"x"[..])
         );
         assert_eq!(strip_prefix(b"/2016", b"/2016/proxy/"), None);
-        for s in ["", "a", "abcdefg", "abcdefgh", "abcdefghijklmnopq", "x-fc-invocation-target"] {
+        for s in [
+            "",
+            "a",
+            "abcdefg",
+            "abcdefgh",
+            "abcdefghijklmnopq",
+            "x-fc-invocation-target",
+        ] {
             for b in 0..=255u8 {
                 let s = s.as_bytes();
                 assert_eq!(find_byte(s, b), s.iter().position(|&c| c == b));
             }
         }
         assert_eq!(find_byte(b"0123456789abcdef:x", b':'), Some(16));
-        for s in ["", "a/b?c", "abcdefgh?ij/", "abcdefghij/?", "/", "?", "0123456789abcdef", "aaaaaaaa/aaaa"] {
+        for s in [
+            "",
+            "a/b?c",
+            "abcdefgh?ij/",
+            "abcdefghij/?",
+            "/",
+            "?",
+            "0123456789abcdef",
+            "aaaaaaaa/aaaa",
+        ] {
             let s = s.as_bytes();
             assert_eq!(
                 find_either(s, b'/', b'?'),
@@ -283,10 +299,20 @@ mod bytes_tests {
             );
         }
         let names = [
-            "x-fc-invocation-target", "X-FC-Invocation-Target", "x-fc-invocation-targeT",
-            "x-fc-invocation-targex", "x-fc-invocation-tArget", "x-fc-invocatio\u{0}-target",
-            "x-fc-invocation-t@rget", "x-fc-invocation-t`rget", "x-fc-INVOCATION-[]{}^~", "\u{e9}",
-            "content-length", "CONTENT-LENGTH", "Content-Lengtz", "",
+            "x-fc-invocation-target",
+            "X-FC-Invocation-Target",
+            "x-fc-invocation-targeT",
+            "x-fc-invocation-targex",
+            "x-fc-invocation-tArget",
+            "x-fc-invocatio\u{0}-target",
+            "x-fc-invocation-t@rget",
+            "x-fc-invocation-t`rget",
+            "x-fc-INVOCATION-[]{}^~",
+            "\u{e9}",
+            "content-length",
+            "CONTENT-LENGTH",
+            "Content-Lengtz",
+            "",
         ];
         for a in names {
             for b in names {

@@ -518,7 +518,11 @@ fn split_qualifier(segment: &[u8]) -> (&[u8], &[u8]) {
 
 /// SPEC.md 3.5.2 and 3.5.3 for proxy, header and subdomain modes.
 #[inline]
-fn check_function(disable_url_internet: bool, methods: MethodSet, method: &[u8]) -> Result<(), FcError> {
+fn check_function(
+    disable_url_internet: bool,
+    methods: MethodSet,
+    method: &[u8],
+) -> Result<(), FcError> {
     if disable_url_internet {
         return Err(FcError::new(
             403,

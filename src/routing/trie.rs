@@ -81,7 +81,10 @@ impl TriePool {
     /// gives them.
     pub fn with_capacity(routes: usize) -> TriePool {
         // About 1.5 nodes and 8 label bytes per route.
-        let (nodes, labels) = (Vec::with_capacity(routes * 3 / 2 + 1), Vec::with_capacity(routes * 8));
+        let (nodes, labels) = (
+            Vec::with_capacity(routes * 3 / 2 + 1),
+            Vec::with_capacity(routes * 8),
+        );
         super::flat::advise_huge(nodes.as_ptr(), nodes.capacity());
         super::flat::advise_huge(labels.as_ptr(), labels.capacity());
         TriePool { nodes, labels }
