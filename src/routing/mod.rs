@@ -4,9 +4,15 @@
 //!
 //! The data plane calls exactly one thing: [`RouteTable::resolve`].
 //!
-//! Layout: `host` (Host normalisation, platform host suffixes), `functions` (account ->
-//! service -> function -> qualifier index and the 3.5 not-found codes), `trie` (a domain's
-//! exact and prefix routes), `rewrite` (3.4.4 rules), `table` (compile and resolve).
+//! Layout: `host` (Host normalisation, platform host suffixes), `flat` (one seeded hash over a
+//! key's borrowed slices; open-addressing tables whose cache-line entries hold their key, so a
+//! hit touches one line whatever the table's size), `functions` ((account, service, function,
+//! qualifier) index and the 3.5 not-found codes), `trie` (every domain's exact and prefix
+//! routes, pooled), `rewrite` (3.4.4 rules), `table` (compile and resolve).
+//!
+//! Performance budget (benches/routing.rs): a resolve costs the same with 100 or 1 000 000
+//! functions (100 000 domains): no per-request allocation, one hash and one line per index hit,
+//! big arrays in transparent huge pages, byte scans a word at a time.
 
 mod flat;
 mod functions;
