@@ -10,11 +10,11 @@ pub const MAX_HOST: usize = 255;
 /// [`MAX_HOST`], a non-ASCII byte, a port that is not digits, an unclosed `[`.
 pub fn normalize<'b>(host: &[u8], buf: &'b mut [u8; MAX_HOST]) -> Option<&'b [u8]> {
     let name = if host.first() == Some(&b'[') {
-        let close = memchr::memchr(b']', host)?;
+        let close = find_byte(host, b']')?;
         check_port(&host[close + 1..])?;
         &host[..=close]
     } else {
-        match memchr::memchr(b':', host) {
+        match find_byte(host, b':') {
             Some(colon) => {
                 check_port(&host[colon..])?;
                 &host[..colon]
@@ -26,14 +26,23 @@ pub fn normalize<'b>(host: &[u8], buf: &'b mut [u8; MAX_HOST]) -> Option<&'b [u8
     if name.len() > MAX_HOST {
         return None;
     }
-    let out = &mut buf[..name.len()];
-    // Branch-free, so that it vectorises; the non-ASCII check is folded in.
-    let mut all = 0u8;
-    for (o, &b) in out.iter_mut().zip(name) {
-        all |= b;
-        *o = b.to_ascii_lowercase();
+    // A word at a time; the non-ASCII check is folded in (and makes the case mapping exact).
+    let mut all = 0u64;
+    let mut chunks = name.chunks_exact(8);
+    let mut at = 0;
+    for c in chunks.by_ref() {
+        let w = u64::from_le_bytes(c.try_into().unwrap_or([0; 8]));
+        all |= w;
+        buf[at..at + 8].copy_from_slice(&lower_word(w).to_le_bytes());
+        at += 8;
     }
-    (all < 0x80).then_some(out)
+    let tail = chunks.remainder();
+    let mut t = [0u8; 8];
+    t[..tail.len()].copy_from_slice(tail);
+    let w = u64::from_le_bytes(t);
+    all |= w;
+    buf[at..name.len()].copy_from_slice(&lower_word(w).to_le_bytes()[..tail.len()]);
+    (all & 0x8080_8080_8080_8080 == 0).then_some(&buf[..name.len()])
 }
 
 /// `rest` is what follows the host name: nothing, or `:` and a (possibly empty) decimal port.
@@ -94,11 +103,11 @@ impl PlatformHosts {
     }
 }
 
-use super::strip_suffix;
+use super::{find_byte, lower_word, strip_suffix};
 
 fn single_label<'h>(host: &'h [u8], a: &[u8], b: &[u8]) -> Option<&'h [u8]> {
     let first = strip_suffix(host, a).or_else(|| strip_suffix(host, b))?;
-    (!first.is_empty() && !first.contains(&b'.')).then_some(first)
+    (!first.is_empty() && find_byte(first, b'.').is_none()).then_some(first)
 }
 
 #[cfg(test)]

@@ -11,11 +11,15 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use super::functions::{FunctionIndex, Map, key, shown};
+use super::flat::{InlineName, Seed, SlotTable, Slotted, advise_huge, prefetch, tag_of};
+use super::functions::{FunctionIndex, shown};
 use super::host::{self, HostKind, MAX_HOST, PlatformHosts};
 use super::rewrite::{self, CompiledRewrite};
-use super::trie::{PathTrie, TrieBuilder};
-use super::{Decision, FunctionEntry, HeaderLookup, Instance, Mode, Routed, strip_prefix};
+use super::trie::{TrieBuilder, TriePool};
+use super::{
+    Decision, FunctionEntry, HeaderLookup, Instance, Mode, Routed, bytes_eq, find_byte,
+    find_either, strip_prefix,
+};
 use crate::config::{Config, Method, MethodSet, ProxyPath, UpstreamAddr};
 use crate::errors::{ErrorCode, FcError};
 
@@ -29,14 +33,65 @@ pub struct RouteTable {
     proxy_prefix: Box<[u8]>,
     hosts: PlatformHosts,
     functions: FunctionIndex,
+    /// Hash seed of the trigger and domain indexes.
+    seed: Seed,
+    /// Names too long to be stored inline in a [`Trigger`] or [`DomainSlot`].
+    names: Vec<u8>,
     /// Trigger label (lowercase) -> function.
-    triggers: Map<Arc<FunctionEntry>>,
-    /// Exact domain name -> index into `domains`.
-    exact_domains: Map<u32>,
-    /// `*.example.com` keyed by `example.com` -> index into `domains`.
-    wildcard_domains: Map<u32>,
-    domains: Box<[DomainTable]>,
-    route_count: usize,
+    triggers: SlotTable<Trigger>,
+    /// Exact domain names.
+    exact_domains: SlotTable<DomainSlot>,
+    /// `*.example.com`, keyed by `example.com`.
+    wildcard_domains: SlotTable<DomainSlot>,
+    /// Every domain's path tree.
+    tries: TriePool,
+    /// Every domain's routes; trie values index it.
+    routes: Box<[CompiledRoute]>,
+}
+
+/// Hash domains of the name indexes.
+const TRIGGER: u64 = 10;
+const EXACT: u64 = 11;
+const WILDCARD: u64 = 12;
+
+/// A trigger label and what subdomain mode needs of its function, in one cache line.
+#[derive(Debug, Default)]
+#[repr(C, align(64))]
+struct Trigger {
+    /// None only in an empty slot.
+    function: Option<Arc<FunctionEntry>>,
+    tag: u32,
+    methods: MethodSet,
+    disable_url_internet: bool,
+    label: InlineName<44>,
+}
+
+impl Slotted for Trigger {
+    #[inline(always)]
+    fn tag(&self) -> u32 {
+        self.tag
+    }
+}
+
+/// A domain: its name (lowercase, no trailing dot; `*.` first for a wildcard) and where its
+/// tree and routes are (so that they can be fetched together), in one cache line.
+#[derive(Debug, Default)]
+#[repr(C, align(64))]
+struct DomainSlot {
+    tag: u32,
+    /// The tree's root in `tries`, and its first label byte.
+    root: u32,
+    label_start: u32,
+    /// The domain's routes: `routes[first_route..]`.
+    first_route: u32,
+    name: InlineName<44>,
+}
+
+impl Slotted for DomainSlot {
+    #[inline(always)]
+    fn tag(&self) -> u32 {
+        self.tag
+    }
 }
 
 /// The parts of a proxy path. The service segment `<service>[.<qualifier>]` is split at its
@@ -52,13 +107,6 @@ struct ProxyParts<'t> {
 }
 
 #[derive(Debug)]
-struct DomainTable {
-    name: Box<str>,
-    paths: PathTrie,
-    routes: Box<[CompiledRoute]>,
-}
-
-#[derive(Debug)]
 struct CompiledRoute {
     /// The route's function, or the 3.5 answer when the domain's account has no such function
     /// (validation rejects that; kept so that an unvalidated config still answers correctly).
@@ -71,10 +119,12 @@ impl RouteTable {
     /// Compiles a validated config. Fails only on what validation cannot see (and, as a safety
     /// net, on duplicates validation should have rejected).
     pub fn compile(config: &Config) -> Result<RouteTable, String> {
-        let hasher = ahash::RandomState::new();
         let p = &config.platform;
-        let mut functions = FunctionIndex::new(hasher.clone());
-        let mut triggers = Map::with_hasher(hasher.clone());
+        let seed = Seed::new();
+        let mut names = Vec::new();
+        let mut functions = FunctionIndex::with_capacity(config.functions.len());
+        let labels = config.functions.iter().filter(|f| f.subdomain.is_some());
+        let mut triggers: SlotTable<Trigger> = SlotTable::with_capacity(labels.count());
         for f in &config.functions {
             let entry = Arc::new(FunctionEntry {
                 account: f.account.as_str().into(),
@@ -104,7 +154,24 @@ impl RouteTable {
             let id = format!("{}/{}/{}/{}", f.account, f.service, f.name, f.qualifier);
             if let Some(label) = &f.subdomain {
                 let label = label.to_ascii_lowercase();
-                if triggers.insert(key(&label), entry.clone()).is_some() {
+                let hash = seed.hash(TRIGGER, &[label.as_bytes()]);
+                let trigger = Trigger {
+                    function: Some(entry.clone()),
+                    tag: tag_of(hash),
+                    methods: entry.methods,
+                    disable_url_internet: entry.disable_url_internet,
+                    label: InlineName::new(label.as_bytes(), &mut names),
+                };
+                let ns = &names;
+                if triggers
+                    .insert(
+                        hash,
+                        trigger,
+                        |t| t.label.get(ns) == label.as_bytes(),
+                        |t| seed.hash(TRIGGER, &[t.label.get(ns)]),
+                    )
+                    .is_err()
+                {
                     return Err(format!("function {id}: subdomain {label:?} is used twice"));
                 }
             }
@@ -113,26 +180,22 @@ impl RouteTable {
             }
         }
 
-        let mut exact_domains = Map::with_capacity_and_hasher(config.domains.len(), hasher.clone());
-        let mut wildcard_domains = Map::with_hasher(hasher);
-        let mut domains = Vec::with_capacity(config.domains.len());
-        let mut route_count = 0;
+        let wildcards = config.domains.iter();
+        let wildcards = wildcards.filter(|d| d.name.starts_with("*.")).count();
+        let mut exact_domains = SlotTable::with_capacity(config.domains.len() - wildcards);
+        let mut wildcard_domains = SlotTable::with_capacity(wildcards);
+        let route_count = config.domains.iter().map(|d| d.routes.len()).sum();
+        let mut tries = TriePool::with_capacity(route_count);
+        let mut routes: Vec<CompiledRoute> = Vec::with_capacity(route_count);
+        advise_huge(routes.as_ptr(), route_count);
         for d in &config.domains {
             let name = d.name.to_ascii_lowercase();
             let name = name.strip_suffix('.').unwrap_or(&name);
-            let index = domains.len() as u32;
-            let taken = match name.strip_prefix("*.") {
-                Some(suffix) => wildcard_domains.insert(key(suffix), index),
-                None => exact_domains.insert(key(name), index),
-            };
-            if taken.is_some() {
-                return Err(format!("domain {name:?} is defined twice"));
-            }
+            let first_route = u32::try_from(routes.len()).expect("under 4G routes");
             let account = d.account.to_ascii_lowercase();
             let mut paths = TrieBuilder::default();
-            let mut routes = Vec::with_capacity(d.routes.len());
             for r in &d.routes {
-                let value = routes.len() as u32;
+                let value = u32::try_from(routes.len()).expect("under 4G routes") - first_route;
                 // A duplicate path keeps the first route (and the later one is never used).
                 let _ = match r.path.strip_suffix('*') {
                     Some(prefix) if prefix.ends_with('/') => {
@@ -147,7 +210,7 @@ impl RouteTable {
                         r.function.as_bytes(),
                         r.qualifier.as_bytes(),
                     )
-                    .cloned()
+                    .map(|slot| slot.entry().clone())
                     .map_err(Box::new);
                 let rewrites = rewrite::compile(&r.rewrites)
                     .map_err(|e| format!("domain {name:?} route {:?}: {e}", r.path))?;
@@ -157,23 +220,51 @@ impl RouteTable {
                     rewrites,
                 });
             }
-            route_count += routes.len();
-            domains.push(DomainTable {
-                name: name.into(),
-                paths: paths.build(),
-                routes: routes.into_boxed_slice(),
-            });
+            let (root, label_start) = paths.build_into(&mut tries);
+            let (wildcard, key) = match name.strip_prefix("*.") {
+                Some(suffix) => (true, suffix),
+                None => (false, name),
+            };
+            let hash = seed.hash(if wildcard { WILDCARD } else { EXACT }, &[key.as_bytes()]);
+            let slot = DomainSlot {
+                tag: tag_of(hash),
+                root,
+                label_start,
+                first_route,
+                name: InlineName::new(name.as_bytes(), &mut names),
+            };
+            let ns = &names;
+            let skip = if wildcard { 2 } else { 0 };
+            let key_of = |d: &DomainSlot| -> Vec<u8> { d.name.get(ns)[skip..].to_vec() };
+            let table = if wildcard {
+                (&mut wildcard_domains, WILDCARD)
+            } else {
+                (&mut exact_domains, EXACT)
+            };
+            let taken = table.0.insert(
+                hash,
+                slot,
+                |d| d.name.get(ns)[skip..] == *key.as_bytes(),
+                |d| seed.hash(table.1, &[&key_of(d)]),
+            );
+            if taken.is_err() {
+                return Err(format!("domain {name:?} is defined twice"));
+            }
         }
+        tries.shrink_to_fit();
+        names.shrink_to_fit();
 
         Ok(RouteTable {
             proxy_prefix: format!("/{}/proxy/", p.api_version).into_bytes().into(),
             hosts: PlatformHosts::new(&p.region, &p.endpoint_suffix, &p.trigger_suffix),
             functions,
+            seed,
+            names,
             triggers,
             exact_domains,
             wildcard_domains,
-            domains: domains.into_boxed_slice(),
-            route_count,
+            tries,
+            routes: routes.into_boxed_slice(),
         })
     }
 
@@ -184,12 +275,12 @@ impl RouteTable {
 
     /// The number of `[[domain]]` entries.
     pub fn domain_count(&self) -> usize {
-        self.domains.len()
+        self.exact_domains.len() + self.wildcard_domains.len()
     }
 
     /// The number of routes over all domains.
     pub fn route_count(&self) -> usize {
-        self.route_count
+        self.routes.len()
     }
 
     /// Routes one request. `host`: the Host field's value as received (None when absent);
@@ -226,11 +317,14 @@ impl RouteTable {
                 None => self.proxy_mode(account, method, target),
             },
             HostKind::Trigger { label } => {
-                let f = self
+                let hash = self.seed.hash(TRIGGER, &[label]);
+                let t = self
                     .triggers
-                    .get(label)
+                    .find(hash, |t| bytes_eq(t.label.get(&self.names), label))
+                    .map(|at| self.triggers.at(at))
                     .ok_or_else(|| trigger_not_found(label))?;
-                check_function(f, method)?;
+                check_function(t.disable_url_internet, t.methods, method)?;
+                let f = t.function.as_ref().expect("a found slot holds a function");
                 Ok(routed(Mode::Subdomain, f, Cow::Borrowed(target), None))
             }
             HostKind::Custom => self.domain_mode(name, method, target),
@@ -251,7 +345,7 @@ impl RouteTable {
         let f = self
             .functions
             .lookup(account, p.service, p.function, p.qualifier)?;
-        check_function(f, method)?;
+        check_function(f.disable_url_internet, f.methods, method)?;
         // `x-fc-base-path`: the path up to and including the `/` after the function.
         let base_path = if p.slash_follows {
             Cow::Borrowed(&target[..=p.base_len])
@@ -274,30 +368,21 @@ impl RouteTable {
                 Cow::Owned(t)
             }
         };
-        Ok(routed(Mode::Proxy, f, forwarded, Some(base_path)))
+        Ok(routed(Mode::Proxy, f.entry(), forwarded, Some(base_path)))
     }
 
     /// Splits a proxy request-target in one pass; None unless it starts with the proxy prefix
     /// and has a non-empty service and a non-empty function segment (before any `?`).
     fn proxy_parts<'t>(&self, target: &'t [u8]) -> Option<ProxyParts<'t>> {
         let rest = strip_prefix(target, &self.proxy_prefix)?;
-        // The service segment, noting its last `.` on the way.
-        let mut dot = None;
-        let mut slash = 0;
-        loop {
-            match *rest.get(slash)? {
-                b'/' => break,
-                b'?' => return None,
-                b'.' => dot = Some(slash),
-                _ => {}
-            }
-            slash += 1;
+        // The service segment ends at a `/`; a `?` (or the end) first: no function segment.
+        let slash = find_either(rest, b'/', b'?')?;
+        if rest[slash] != b'/' {
+            return None;
         }
+        let dot = rest[..slash].iter().rposition(|&b| b == b'.');
         let after = &rest[slash + 1..];
-        let end = after
-            .iter()
-            .position(|&b| b == b'/' || b == b'?')
-            .unwrap_or(after.len());
+        let end = find_either(after, b'/', b'?').unwrap_or(after.len());
         if slash == 0 || end == 0 {
             return None;
         }
@@ -330,20 +415,18 @@ impl RouteTable {
         let v = value.trim_ascii();
         let v = v.strip_prefix(b"/").unwrap_or(v);
         let v = v.strip_suffix(b"/").unwrap_or(v);
-        let rest = v
-            .strip_prefix(&self.proxy_prefix[1..])
-            .ok_or_else(invalid)?;
-        let slash = memchr::memchr(b'/', rest).ok_or_else(invalid)?;
+        let rest = strip_prefix(v, &self.proxy_prefix[1..]).ok_or_else(invalid)?;
+        let slash = find_byte(rest, b'/').ok_or_else(invalid)?;
         let (segment, function) = (&rest[..slash], &rest[slash + 1..]);
-        if segment.is_empty() || function.is_empty() || memchr::memchr(b'/', function).is_some() {
+        if segment.is_empty() || function.is_empty() || find_byte(function, b'/').is_some() {
             return Err(invalid());
         }
         let (service, qualifier) = split_qualifier(segment);
         let f = self
             .functions
             .lookup(account, service, function, qualifier)?;
-        check_function(f, method)?;
-        Ok(routed(Mode::Header, f, Cow::Borrowed(target), None))
+        check_function(f.disable_url_internet, f.methods, method)?;
+        Ok(routed(Mode::Header, f.entry(), Cow::Borrowed(target), None))
     }
 
     /// SPEC.md 3.4: domain -> route -> checks -> rewrite.
@@ -356,15 +439,15 @@ impl RouteTable {
         let d = self
             .find_domain(name)
             .ok_or_else(|| domain_not_found(name))?;
-        let route = d
-            .paths
-            .lookup(target)
-            .map(|i| &d.routes[i as usize])
+        let route = self
+            .tries
+            .lookup(d.root, target)
+            .map(|i| &self.routes[(d.first_route + i) as usize])
             .ok_or_else(|| {
                 let path = &target[..memchr::memchr(b'?', target).unwrap_or(target.len())];
                 let msg = format!(
                     "no route of domain '{}' matches {}",
-                    d.name,
+                    shown(d.name.get(&self.names)),
                     path_message(path)
                 );
                 FcError::new(404, ErrorCode::DomainRouteNotFound, msg)
@@ -379,23 +462,35 @@ impl RouteTable {
     }
 
     /// The exact domain, else the longest wildcard domain (label by label from the right).
-    fn find_domain(&self, name: &[u8]) -> Option<&DomainTable> {
-        let index = match self.exact_domains.get(name) {
-            Some(&i) => i,
-            None if self.wildcard_domains.is_empty() => return None,
+    fn find_domain(&self, name: &[u8]) -> Option<&DomainSlot> {
+        let names = &self.names;
+        let hash = self.seed.hash(EXACT, &[name]);
+        let found = self
+            .exact_domains
+            .find(hash, |d| bytes_eq(d.name.get(names), name));
+        let d = match found {
+            Some(at) => self.exact_domains.at(at),
+            None if self.wildcard_domains.len() == 0 => return None,
             None => {
                 // Suffixes after each dot, longest first: the first hit is the longest match.
                 let mut rest = name;
                 loop {
-                    let dot = memchr::memchr(b'.', rest)?;
+                    let dot = find_byte(rest, b'.')?;
                     rest = &rest[dot + 1..];
-                    if let Some(&i) = self.wildcard_domains.get(rest) {
-                        break i;
+                    let hash = self.seed.hash(WILDCARD, &[rest]);
+                    let found = self
+                        .wildcard_domains
+                        .find(hash, |d| bytes_eq(&d.name.get(names)[2..], rest));
+                    if let Some(at) = found {
+                        break self.wildcard_domains.at(at);
                     }
                 }
             }
         };
-        self.domains.get(index as usize)
+        // The tree and the routes, fetched while the walk starts.
+        self.tries.prefetch(d.root, d.label_start);
+        prefetch(self.routes.as_ptr().wrapping_add(d.first_route as usize));
+        Some(d)
     }
 }
 
@@ -415,22 +510,27 @@ fn routed<'a>(
 
 /// `service[.qualifier]`, split at the last `.`; no `.` means `LATEST`.
 fn split_qualifier(segment: &[u8]) -> (&[u8], &[u8]) {
-    match memchr::memrchr(b'.', segment) {
+    match segment.iter().rposition(|&b| b == b'.') {
         Some(dot) => (&segment[..dot], &segment[dot + 1..]),
         None => (segment, b"LATEST"),
     }
 }
 
 /// SPEC.md 3.5.2 and 3.5.3 for proxy, header and subdomain modes.
-fn check_function(f: &FunctionEntry, method: &[u8]) -> Result<(), FcError> {
-    if f.disable_url_internet {
+#[inline]
+fn check_function(
+    disable_url_internet: bool,
+    methods: MethodSet,
+    method: &[u8],
+) -> Result<(), FcError> {
+    if disable_url_internet {
         return Err(FcError::new(
             403,
             ErrorCode::AccessDenied,
             "access denied due to function internet URL is disable",
         ));
     }
-    check_method(method, f.methods)
+    check_method(method, methods)
 }
 
 /// SPEC.md 3.5.3: 405 with `Allow`; a method outside the seven is never allowed.

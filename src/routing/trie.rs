@@ -3,8 +3,8 @@
 //! whose path ends where the path ends beats every prefix route; among prefix routes, the
 //! deepest (longest) one passed on the way wins. Bytes are compared as received.
 //!
-//! Built as a pointer tree, then flattened into one node array (children contiguous) and one
-//! label byte array, so that a domain's index is two allocations.
+//! Built as a pointer tree, then flattened into a [`TriePool`] shared by all domains: one node
+//! array (each tree's nodes contiguous, children contiguous) and one label byte array.
 
 const NONE: u32 = u32::MAX;
 
@@ -15,25 +15,38 @@ struct Node {
     label_len: u32,
     /// Children: `nodes[first_child..first_child + child_count]`, distinct first label bytes.
     first_child: u32,
-    child_count: u32,
     /// The value of the exact route whose path ends at this node.
     exact: u32,
     /// The value of the prefix route whose prefix ends at this node.
     prefix: u32,
+    child_count: u16,
+    /// The label's first byte (so that finding a child reads no label bytes).
+    first: u8,
 }
 
-/// A compiled path index; values are route indexes.
-#[derive(Debug)]
-pub struct PathTrie {
-    nodes: Box<[Node]>,
-    labels: Box<[u8]>,
+/// The flat trees of many domains in two arrays (each tree contiguous): a domain's index is
+/// its root's position.
+#[derive(Debug, Default)]
+pub struct TriePool {
+    nodes: Vec<Node>,
+    labels: Vec<u8>,
 }
 
-impl PathTrie {
-    /// The route for the path of `target` (up to its first `?`): the exact route for the whole
-    /// path, else the longest prefix route.
-    pub fn lookup(&self, target: &[u8]) -> Option<u32> {
-        let mut node = &self.nodes[0];
+impl TriePool {
+    /// Starts fetching the first lines of the tree at `root` (whose labels start at `labels`).
+    #[inline(always)]
+    pub fn prefetch(&self, root: u32, labels: u32) {
+        let node = self.nodes.as_ptr().wrapping_add(root as usize);
+        super::flat::prefetch(node);
+        super::flat::prefetch(node.wrapping_add(3));
+        super::flat::prefetch(self.labels.as_ptr().wrapping_add(labels as usize));
+    }
+
+    /// The route for the path of `target` (up to its first `?`) in the tree at `root`: the
+    /// exact route for the whole path, else the longest prefix route.
+    #[inline]
+    pub fn lookup(&self, root: u32, target: &[u8]) -> Option<u32> {
+        let mut node = &self.nodes[root as usize];
         let mut best = node.prefix;
         let mut rest = target;
         loop {
@@ -45,18 +58,17 @@ impl PathTrie {
                     return (v != NONE).then_some(v);
                 }
             };
-            let children = &self.nodes
-                [node.first_child as usize..(node.first_child + node.child_count) as usize];
-            let next = children
-                .iter()
-                .find(|c| self.labels[c.label_start as usize] == b);
-            let Some(child) = next else { break };
-            let label = &self.labels
-                [child.label_start as usize..(child.label_start + child.label_len) as usize];
-            if !rest.starts_with(label) {
+            let first = node.first_child as usize;
+            let children = &self.nodes[first..first + node.child_count as usize];
+            let Some(child) = children.iter().find(|c| c.first == b) else {
                 break;
+            };
+            let start = child.label_start as usize;
+            let label = &self.labels[start..start + child.label_len as usize];
+            match super::strip_prefix(rest, label) {
+                Some(r) => rest = r,
+                None => break,
             }
-            rest = &rest[label.len()..];
             node = child;
             if node.prefix != NONE {
                 best = node.prefix;
@@ -65,10 +77,40 @@ impl PathTrie {
         (best != NONE).then_some(best)
     }
 
-    /// The number of nodes (for tests and memory estimates).
-    #[cfg(test)]
+    /// A pool for trees of about `routes` routes in all, in huge pages where the kernel
+    /// gives them.
+    pub fn with_capacity(routes: usize) -> TriePool {
+        // About 1.5 nodes and 8 label bytes per route.
+        let (nodes, labels) = (
+            Vec::with_capacity(routes * 3 / 2 + 1),
+            Vec::with_capacity(routes * 8),
+        );
+        super::flat::advise_huge(nodes.as_ptr(), nodes.capacity());
+        super::flat::advise_huge(labels.as_ptr(), labels.capacity());
+        TriePool { nodes, labels }
+    }
+
+    pub fn shrink_to_fit(&mut self) {
+        self.nodes.shrink_to_fit();
+        self.labels.shrink_to_fit();
+    }
+}
+
+/// One tree in a pool of its own (tests).
+#[cfg(test)]
+#[derive(Debug)]
+pub struct PathTrie {
+    pool: TriePool,
+}
+
+#[cfg(test)]
+impl PathTrie {
+    pub fn lookup(&self, target: &[u8]) -> Option<u32> {
+        self.pool.lookup(0, target)
+    }
+
     fn node_count(&self) -> usize {
-        self.nodes.len()
+        self.pool.nodes.len()
     }
 }
 
@@ -100,26 +142,33 @@ impl TrieBuilder {
         !prefix.contains(&b'?') && set_once(&mut self.root.descend(prefix).prefix, value)
     }
 
+    /// A pool holding only this tree.
+    #[cfg(test)]
     pub fn build(self) -> PathTrie {
-        let mut nodes = Vec::new();
-        let mut labels = Vec::new();
+        let mut pool = TriePool::default();
+        self.build_into(&mut pool);
+        PathTrie { pool }
+    }
+
+    /// Flattens the tree into `pool`; returns its root and where its labels start.
+    pub fn build_into(self, pool: &mut TriePool) -> (u32, u32) {
+        let TriePool { nodes, labels } = pool;
+        let root = u32::try_from(nodes.len()).expect("under 4G trie nodes");
+        let label_start = u32::try_from(labels.len()).expect("under 4 GiB of labels");
         // Breadth first, so that each node's children are contiguous.
         let mut queue = std::collections::VecDeque::new();
-        nodes.push(flat(&self.root, &mut labels));
-        queue.push_back((0usize, self.root));
+        nodes.push(flat(&self.root, labels));
+        queue.push_back((root as usize, self.root));
         while let Some((at, mut n)) = queue.pop_front() {
             n.children.sort_by_key(|c| c.label[0]);
             nodes[at].first_child = nodes.len() as u32;
-            nodes[at].child_count = n.children.len() as u32;
+            nodes[at].child_count = n.children.len() as u16;
             for c in n.children {
-                nodes.push(flat(&c, &mut labels));
+                nodes.push(flat(&c, labels));
                 queue.push_back((nodes.len() - 1, c));
             }
         }
-        PathTrie {
-            nodes: nodes.into_boxed_slice(),
-            labels: labels.into_boxed_slice(),
-        }
+        (root, label_start)
     }
 }
 
@@ -138,9 +187,10 @@ fn flat(n: &BuildNode, labels: &mut Vec<u8>) -> Node {
         label_start,
         label_len: n.label.len() as u32,
         first_child: 0,
-        child_count: 0,
         exact: n.exact.unwrap_or(NONE),
         prefix: n.prefix.unwrap_or(NONE),
+        child_count: 0,
+        first: n.label.first().copied().unwrap_or(0),
     }
 }
 
