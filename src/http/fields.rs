@@ -243,7 +243,7 @@ pub(crate) enum Role {
 /// Everything a head's fields say about framing, reuse and forwarding.
 #[derive(Debug, Default)]
 pub(crate) struct Scan {
-    pub headers: SmallVec<[HeaderField; 32]>,
+    pub headers: SmallVec<[HeaderField; 16]>,
     pub content_length: Option<u64>,
     /// Some when at least one `Transfer-Encoding` field is present.
     pub codings: Option<TransferCodings>,

@@ -25,7 +25,7 @@ pub struct RequestHead {
     pub target: Span,
     pub version: Version,
     /// Every field, in order.
-    pub headers: SmallVec<[HeaderField; 32]>,
+    pub headers: SmallVec<[HeaderField; 16]>,
     /// The value of the one `Host` field (None only on HTTP/1.0 without one).
     pub host: Option<Span>,
     pub body: BodyKind,

@@ -24,7 +24,7 @@ pub struct ResponseHead {
     pub version: Version,
     /// The reason phrase (may be empty).
     pub reason: Span,
-    pub headers: SmallVec<[HeaderField; 32]>,
+    pub headers: SmallVec<[HeaderField; 16]>,
     pub body: ResponseBody,
     /// The instance allows the connection to be reused after this response (HTTP/1.1 without
     /// `Connection: close`, or HTTP/1.0 with `keep-alive`), and the body is not close-delimited.

@@ -14,7 +14,12 @@ use crate::state::Generation;
 use super::forward::{Request, build_request_head};
 use super::{Conn, Next, Worker, answer, error};
 
-pub async fn serve(conn: &mut Conn, w: &Rc<Worker>, generation: &Generation, req: Request) -> Next {
+pub async fn serve(
+    conn: &mut Conn,
+    w: &Rc<Worker>,
+    generation: &Generation,
+    req: Request<'_>,
+) -> Next {
     // The head an instance would get.
     let mut hv = std::mem::take(&mut conn.hv);
     hv.reset(std::mem::take(&mut conn.buf));
@@ -70,7 +75,7 @@ pub async fn serve(conn: &mut Conn, w: &Rc<Worker>, generation: &Generation, req
     }
 }
 
-async fn fail(conn: &mut Conn, req: &Request, e: Option<crate::errors::FcError>) -> Next {
+async fn fail(conn: &mut Conn, req: &Request<'_>, e: Option<crate::errors::FcError>) -> Next {
     if let Some(e) = e {
         answer(conn, &e, &req.id, req.is_head, true).await;
     }

@@ -28,8 +28,8 @@ use super::{Bytes, Conn, HeadVec, Next, RequestId, Target, Worker, answer, error
 /// Longest response head accepted from an instance.
 const MAX_RESPONSE_HEAD: usize = 16 * 1024;
 
-pub struct Request {
-    pub head: RequestHead,
+pub struct Request<'h> {
+    pub head: &'h RequestHead,
     pub id: RequestId,
     pub is_head: bool,
     pub target: Target,
@@ -43,7 +43,7 @@ fn is_name(buf: &[u8], f: &crate::http::HeaderField, lower: &[u8]) -> bool {
 /// client's bytes; `body_now` is the part of the body that came with the head.
 pub fn build_request_head(
     hv: &mut HeadVec,
-    req: &Request,
+    req: &Request<'_>,
     peer: SocketAddr,
     body_now: std::ops::Range<usize>,
 ) {
@@ -121,7 +121,7 @@ pub async fn forward(
     conn: &mut Conn,
     w: &Rc<Worker>,
     generation: &Generation,
-    req: Request,
+    req: Request<'_>,
 ) -> Next {
     match forward_inner(conn, w, generation, &req).await {
         Ok(next) => next,
@@ -148,7 +148,7 @@ async fn forward_inner(
     conn: &mut Conn,
     w: &Rc<Worker>,
     generation: &Generation,
-    req: &Request,
+    req: &Request<'_>,
 ) -> Result<Next, Fail> {
     let cfg = &generation.config;
     let addrs: SmallVec<[SocketAddr; 8]> = req
@@ -187,7 +187,7 @@ async fn forward_inner(
     let mut stale_retry = true;
     let mut fresh_only = false;
 
-    let (mut up, outstanding, rbuf, resp) = 'attempt: loop {
+    let (mut up, outstanding, rbuf, mut resp) = 'attempt: loop {
         let Some(out) = w.upstreams.pick(&addrs, &tried) else {
             return Err(Fail::Answer(error::unreachable()));
         };
@@ -265,7 +265,7 @@ async fn forward_inner(
         }
     };
     let _ = &mut up;
-    relay_response(conn, w, generation, req, up, outstanding, rbuf, resp).await
+    relay_response(conn, w, generation, req, up, outstanding, rbuf, &mut resp).await
 }
 
 /// Limits while a request body is streamed to an instance.
@@ -472,11 +472,11 @@ async fn relay_response(
     conn: &mut Conn,
     w: &Rc<Worker>,
     generation: &Generation,
-    req: &Request,
+    req: &Request<'_>,
     mut up: TcpStream,
     outstanding: crate::upstream::Outstanding,
     mut rb: Vec<u8>,
-    mut resp: ResponseHead,
+    resp: &mut ResponseHead,
 ) -> Result<Next, Fail> {
     let client_11 = req.head.version == Version::Http11;
     let draining = w.shared.is_draining();
@@ -493,7 +493,7 @@ async fn relay_response(
         rb.drain(..resp.head_len);
         let deadline =
             Instant::now() + Duration::from_millis(generation.config.upstream.response_timeout_ms);
-        (rb, resp) = read_response_head(&mut up, rb, req.is_head, deadline)
+        (rb, *resp) = read_response_head(&mut up, rb, req.is_head, deadline)
             .await
             .map_err(HeadFail::into_fail)?;
     }

@@ -593,7 +593,7 @@ async fn handle_request(
     let started = Instant::now();
     conn.begin_request();
     let head_len = head.head_len;
-    let (next, mode) = route_and_forward(conn, w, generation, head).await;
+    let (next, mode) = route_and_forward(conn, w, generation, &head).await;
     finish_request(conn, w, mode, head_len, started);
     next
 }
@@ -602,7 +602,7 @@ async fn route_and_forward(
     conn: &mut Conn,
     w: &Rc<Worker>,
     generation: &Generation,
-    head: RequestHead,
+    head: &RequestHead,
 ) -> (Next, Option<Mode>) {
     let id = w.next_request_id();
     let is_head = head.method.get(&conn.buf) == b"HEAD";
@@ -611,7 +611,7 @@ async fn route_and_forward(
     let decision = {
         let view = HeadView {
             buf: &conn.buf,
-            head: &head,
+            head,
         };
         let host = head.host.map(|s| s.get(&conn.buf));
         match generation.table.resolve(
@@ -632,7 +632,7 @@ async fn route_and_forward(
     // The head is consumed; whatever follows it (body, pipelined requests) stays.
     conn.pos = head.head_len;
     if w.shared.access_log.is_some() {
-        log_start(conn, Some(&head), &id, decision.as_ref().ok());
+        log_start(conn, Some(head), &id, decision.as_ref().ok());
     }
     let target = match decision {
         Ok(t) => t,
