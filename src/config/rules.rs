@@ -256,6 +256,19 @@ pub(super) fn rewrite(
             "rewrite `replacement` must not be empty".into(),
         ));
     }
+    // It becomes part of a request line: no whitespace, control bytes or fragment.
+    if let Some(c) = replacement
+        .chars()
+        .find(|&c| !c.is_ascii_graphic() || c == '#')
+    {
+        return Err((
+            Replacement,
+            format!(
+                "rewrite `replacement` `{}` may hold only visible ASCII without `#` (found {c:?})",
+                replacement.escape_debug()
+            ),
+        ));
+    }
     match kind {
         RewriteKind::Equal => {
             if !pattern.starts_with('/') {
@@ -476,6 +489,15 @@ mod tests {
         assert!(rewrite(Regex, "^/(.*)", "/$2").is_err());
         assert!(rewrite(Regex, "^/(.*)", "/$1a").is_err());
         assert!(rewrite(Regex, "^/(.*)", "/${1}a").is_ok());
+        // The replacement ends up in a request line.
+        for bad in ["/a b", "/a\r\nx-evil: 1", "/a\tb", "/a#frag", "/é"] {
+            assert_eq!(
+                rewrite(Wildcard, "/api/*", bad).unwrap_err().0,
+                RewritePart::Replacement,
+                "{bad:?}"
+            );
+        }
+        assert!(rewrite(Wildcard, "/api/*", "/v2/$1?from=api&x=%20").is_ok());
         let (part, msg) = rewrite(Regex, "^/(.*", "/").unwrap_err();
         assert_eq!(part, RewritePart::Match);
         assert!(msg.contains("unclosed group"), "{msg}");

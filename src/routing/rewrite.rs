@@ -70,6 +70,11 @@ pub fn apply(rules: &[CompiledRewrite], target: &[u8]) -> Option<Vec<u8>> {
     };
     let mut out = Vec::new();
     rules.iter().find(|r| r.expand_into(path, &mut out))?;
+    // The result is an origin-form path: a rule whose result is empty (a regex `$0` that
+    // matched nothing) or relative (`$1` without its slash) gets a leading `/`.
+    if out.first() != Some(&b'/') {
+        out.insert(0, b'/');
+    }
     if let Some(query) = query {
         if memchr::memchr(b'?', &out).is_some() {
             // `newpath?newquery&origquery`
@@ -349,12 +354,15 @@ mod tests {
             Some("//a/b")
         );
         assert_eq!(one(Wc, "^*", "$1x", "/a").as_deref(), Some("/ax"));
-        assert_eq!(one(Wc, "/a*b*c", "$1-$2", "/a1b2c").as_deref(), Some("1-2"));
-        assert_eq!(one(Wc, "/a*b*c", "$1-$2", "/abc").as_deref(), Some("-"));
+        assert_eq!(
+            one(Wc, "/a*b*c", "$1-$2", "/a1b2c").as_deref(),
+            Some("/1-2")
+        );
+        assert_eq!(one(Wc, "/a*b*c", "$1-$2", "/abc").as_deref(), Some("/-"));
         assert_eq!(one(Wc, "/a*b*c", "$1-$2", "/ab").as_deref(), None);
         // Overlap of the first and last literals is not a match.
         assert_eq!(one(Wc, "^/ab*bc", "x", "/abc"), None);
-        assert_eq!(one(Wc, "^/ab*bc", "[$1]", "/abbc").as_deref(), Some("[]"));
+        assert_eq!(one(Wc, "^/ab*bc", "[$1]", "/abbc").as_deref(), Some("/[]"));
         // `$0` is the matched text; missing groups are empty; `$$` is `$`; `$x` is literal.
         assert_eq!(
             one(Wc, "/b/*", "$0|$3|$$|$x", "/a/b/c").as_deref(),
@@ -369,7 +377,7 @@ mod tests {
     fn wildcard_ten_stars_keeps_nine_captures() {
         let p = "^/*/*/*/*/*/*/*/*/*/*";
         let r = one(Wc, p, "$1$9", "/a/b/c/d/e/f/g/h/i/j").unwrap();
-        assert_eq!(r, "ai");
+        assert_eq!(r, "/ai");
     }
 
     #[test]
@@ -432,5 +440,21 @@ mod tests {
         // The query takes no part in matching.
         assert_eq!(one(Wc, "/api/*", "/$1", "/x?/api/get"), None);
         assert_eq!(one(Re, "a=1", "/y", "/x?a=1"), None);
+    }
+
+    #[test]
+    fn results_are_always_origin_form() {
+        use RewriteKind::*;
+        // Found by the rewriter fuzz target: `$0` of a regex that matched nothing.
+        assert_eq!(one(Regex, "x?", "$0", "/api?q=1").as_deref(), Some("/?q=1"));
+        // A capture without its slash.
+        assert_eq!(
+            one(Regex, "^/api/(.*)", "$1", "/api/users").as_deref(),
+            Some("/users")
+        );
+        assert_eq!(
+            one(Wildcard, "/api/*", "$1", "/api/v1").as_deref(),
+            Some("/v1")
+        );
     }
 }
