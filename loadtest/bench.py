@@ -94,9 +94,11 @@ def rss_kib(pids):
 
 
 def ms(v):
-    m = re.match(r"([\d.]+)(us|ms|s)", v)
+    m = re.match(r"([\d.]+)(us|ms|s|m)$", v)
+    if not m:
+        raise SystemExit(f"cannot read wrk latency {v!r}")
     x = float(m.group(1))
-    return {"us": x / 1000, "ms": x, "s": x * 1000}[m.group(2)]
+    return {"us": x / 1000, "ms": x, "s": x * 1000, "m": x * 60000}[m.group(2)]
 
 
 def wrk(port, pids):
@@ -106,12 +108,12 @@ def wrk(port, pids):
          f"http://127.0.0.1:{port}/"],
         capture_output=True, text=True, timeout=DURATION + 30).stdout
     after = cpu_ticks(pids) if pids else 0
-    if "Requests/sec" not in out or not re.search(r"99%\s+\S+", out):
+    if "Requests/sec" not in out or not re.search(r"^\s+50%\s+\S+", out, re.M) or not re.search(r"^\s+99%\s+\S+", out, re.M):
         raise SystemExit(f"wrk on port {port} failed:\n{out}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     total = int(re.search(r"(\d+) requests in", out).group(1))
-    p50 = ms(re.search(r"50%\s+(\S+)", out).group(1))
-    p99 = ms(re.search(r"99%\s+(\S+)", out).group(1))
+    p50 = ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))
+    p99 = ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))
     errs = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if errs or "Socket errors" in out:
         print(out, file=sys.stderr)
