@@ -1085,6 +1085,38 @@ fn response_timeout_answers_504() {
 }
 
 #[test]
+fn instance_silent_mid_body_is_cut_after_response_timeout() {
+    // A head, half the body, then silence with the connection open.
+    let mut bytes = b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n".to_vec();
+    bytes.extend_from_slice(&[b'x'; 500]);
+    let stall = MockInstance::start(Behavior::Raw {
+        bytes,
+        close: false,
+    });
+    let g = Gate::start(TIMEOUTS, &function("stall", &stall.addr()));
+    let mut c = g.router.client();
+    c.send(&proxy_get("stall", "x"));
+    let t = Instant::now();
+    match c.try_read_response(false) {
+        Err(ReadFail::Cut {
+            head: Some(head),
+            body_bytes,
+            ..
+        }) => {
+            assert_eq!(head.status, 200);
+            assert_eq!(body_bytes, 500, "what the instance sent, and no more");
+        }
+        other => panic!("expected a cut response, got {other:?}"),
+    }
+    // response_timeout_ms = 500 between the instance's bytes.
+    let waited = t.elapsed();
+    assert!(
+        waited >= Duration::from_millis(450) && waited < Duration::from_secs(3),
+        "{waited:?}"
+    );
+}
+
+#[test]
 fn max_connections_refuses_the_third() {
     let g = Gate::start(
         "[server]\nmax_connections = 2\n",

@@ -2,6 +2,7 @@
 //! exactly what a function instance would have received.
 
 use std::io::Write;
+use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -11,11 +12,12 @@ use monoio::io::AsyncReadRent;
 use crate::http::{BodyKind, ChunkedDecoder};
 use crate::state::Generation;
 
+use super::deadline::Cut;
 use super::forward::{Request, build_request_head};
 use super::{Conn, Next, Worker, answer, error};
 
 pub async fn serve(
-    conn: &mut Conn,
+    conn: &mut Conn<'_>,
     w: &Rc<Worker>,
     generation: &Generation,
     req: Request<'_>,
@@ -75,7 +77,7 @@ pub async fn serve(
     }
 }
 
-async fn fail(conn: &mut Conn, req: &Request<'_>, e: Option<crate::errors::FcError>) -> Next {
+async fn fail(conn: &mut Conn<'_>, req: &Request<'_>, e: Option<crate::errors::FcError>) -> Next {
     if let Some(e) = e {
         answer(conn, &e, &req.id, req.is_head, true).await;
     }
@@ -111,7 +113,7 @@ fn echo_json(forwarded: &[u8], body_bytes: u64) -> String {
 }
 
 async fn discard_length(
-    conn: &mut Conn,
+    conn: &mut Conn<'_>,
     w: &Worker,
     n: u64,
     timeout: Duration,
@@ -124,13 +126,15 @@ async fn discard_length(
     while rest > 0 {
         let want = (sb.capacity() as u64).min(rest) as usize;
         sb.clear();
-        match monoio::time::timeout(timeout, conn.stream.read(sb.slice_mut(0..want))).await {
-            Err(_) => return Err(Some(error::timeout())),
-            Ok((Ok(0), _)) | Ok((Err(_), _)) => return Err(None),
-            Ok((Ok(k), s)) => {
-                sb = s.into_inner();
-                rest -= k as u64;
-            }
+        let armed = conn.watch.arm(conn.stream.as_raw_fd(), timeout, Cut::Read);
+        let (read, s) = conn.stream.read(sb.slice_mut(0..want)).await;
+        sb = s.into_inner();
+        if armed.expired() {
+            return Err(Some(error::timeout()));
+        }
+        match read {
+            Ok(0) | Err(_) => return Err(None),
+            Ok(k) => rest -= k as u64,
         }
     }
     w.give_buf(sb);
@@ -138,7 +142,7 @@ async fn discard_length(
 }
 
 async fn count_chunked(
-    conn: &mut Conn,
+    conn: &mut Conn<'_>,
     w: &Worker,
     max: u64,
     timeout: Duration,
@@ -164,13 +168,14 @@ async fn count_chunked(
                 let old = std::mem::replace(&mut conn.buf, w.take_buf());
                 w.give_buf(old);
             }
-            match monoio::time::timeout(timeout, conn.fill(super::STREAM_BUF)).await {
-                Err(_) => {
-                    conn.buf = Vec::new();
-                    return Err(Some(error::timeout()));
-                }
-                Ok(Ok(0)) | Ok(Err(_)) => return Err(None),
-                Ok(Ok(_)) => {}
+            let armed = conn.watch.arm(conn.stream.as_raw_fd(), timeout, Cut::Read);
+            let read = conn.fill(super::STREAM_BUF).await;
+            if armed.expired() {
+                return Err(Some(error::timeout()));
+            }
+            match read {
+                Ok(0) | Err(_) => return Err(None),
+                Ok(_) => {}
             }
         }
     }

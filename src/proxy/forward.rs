@@ -7,6 +7,7 @@
 
 use std::io::{self, Write};
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -23,7 +24,8 @@ use crate::http::{
 use crate::routing::Instance;
 use crate::state::Generation;
 
-use super::{Bytes, Conn, HeadVec, Next, RequestId, Target, Worker, answer, error, timed};
+use super::deadline::{Cut, Watch};
+use super::{Bytes, Conn, HeadVec, Next, RequestId, Target, Worker, answer, error, unless_expired};
 
 /// Longest response head accepted from an instance.
 const MAX_RESPONSE_HEAD: usize = 16 * 1024;
@@ -118,7 +120,7 @@ enum Fail {
 }
 
 pub async fn forward(
-    conn: &mut Conn,
+    conn: &mut Conn<'_>,
     w: &Rc<Worker>,
     generation: &Generation,
     req: Request<'_>,
@@ -145,7 +147,7 @@ async fn connect(addr: SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
 }
 
 async fn forward_inner(
-    conn: &mut Conn,
+    conn: &mut Conn<'_>,
     w: &Rc<Worker>,
     generation: &Generation,
     req: &Request<'_>,
@@ -183,11 +185,13 @@ async fn forward_inner(
     };
     let send_limit = limits.send;
     let max_attempts = 1 + cfg.upstream.retries as usize;
+    // Bounds every wait on the instance's connection.
+    let uw = w.deadlines.watch();
     let mut tried: SmallVec<[SocketAddr; 4]> = SmallVec::new();
     let mut stale_retry = true;
     let mut fresh_only = false;
 
-    let (mut up, outstanding, rbuf, mut resp) = 'attempt: loop {
+    let (up, outstanding, rbuf, mut resp) = 'attempt: loop {
         let Some(out) = w.upstreams.pick(&addrs, &tried) else {
             return Err(Fail::Answer(error::unreachable()));
         };
@@ -223,7 +227,9 @@ async fn forward_inner(
         let mut hv = std::mem::take(&mut conn.hv);
         hv.reset(std::mem::take(&mut conn.buf));
         build_request_head(&mut hv, req, conn.peer, body_now.clone());
-        let (res, mut hv) = timed(send_limit, hv.write_all(&mut up)).await;
+        let armed = uw.arm(up.as_raw_fd(), send_limit, Cut::Both);
+        let (res, mut hv) = hv.write_all(&mut up).await;
+        let res = unless_expired(res, armed);
         conn.buf = std::mem::take(&mut hv.recv);
         conn.hv = hv;
         if res.is_err() {
@@ -242,18 +248,18 @@ async fn forward_inner(
             BodyKind::Length(n) => {
                 let rest = n - body_now.len() as u64;
                 if rest > 0 {
-                    stream_length_body(conn, w, &mut up, rest, &limits).await?;
+                    stream_length_body(conn, w, &mut up, &uw, rest, &limits).await?;
                 }
             }
             BodyKind::Chunked => {
-                stream_chunked_body(conn, w, &mut up, &limits).await?;
+                stream_chunked_body(conn, w, &mut up, &uw, &limits).await?;
             }
             BodyKind::None => {}
         }
 
         // The response head.
         let deadline = Instant::now() + Duration::from_millis(cfg.upstream.response_timeout_ms);
-        match read_response_head(&mut up, w.take_buf(), req.is_head, deadline).await {
+        match read_response_head(&mut up, &uw, w.take_buf(), req.is_head, deadline).await {
             Ok((rbuf, resp)) => break 'attempt (up, out, rbuf, resp),
             Err(HeadFail::ClosedEarly) if is_pooled && stale_retry && resendable => {
                 stale_retry = false;
@@ -264,8 +270,18 @@ async fn forward_inner(
             Err(e) => return Err(e.into_fail()),
         }
     };
-    let _ = &mut up;
-    relay_response(conn, w, generation, req, up, outstanding, rbuf, &mut resp).await
+    relay_response(
+        conn,
+        w,
+        generation,
+        req,
+        up,
+        &uw,
+        outstanding,
+        rbuf,
+        &mut resp,
+    )
+    .await
 }
 
 /// Limits while a request body is streamed to an instance.
@@ -278,9 +294,10 @@ struct BodyLimits {
 }
 
 async fn stream_length_body(
-    conn: &mut Conn,
+    conn: &mut Conn<'_>,
     w: &Worker,
     up: &mut TcpStream,
+    uw: &Watch<'_>,
     mut rest: u64,
     limits: &BodyLimits,
 ) -> Result<(), Fail> {
@@ -291,18 +308,21 @@ async fn stream_length_body(
     while rest > 0 {
         sb.clear();
         let want = (sb.capacity() as u64).min(rest) as usize;
-        let read = monoio::time::timeout(timeout, conn.stream.read(sb.slice_mut(0..want))).await;
+        let armed = conn.watch.arm(conn.stream.as_raw_fd(), timeout, Cut::Read);
+        let (read, s) = conn.stream.read(sb.slice_mut(0..want)).await;
+        sb = s.into_inner();
+        if armed.expired() {
+            return Err(Fail::Answer(error::timeout()));
+        }
         let n = match read {
-            Err(_) => return Err(Fail::Answer(error::timeout())),
-            Ok((Ok(0), _)) | Ok((Err(_), _)) => return Err(Fail::Cut),
-            Ok((Ok(n), s)) => {
-                sb = s.into_inner();
-                n
-            }
+            Ok(0) | Err(_) => return Err(Fail::Cut),
+            Ok(n) => n,
         };
         rest -= n as u64;
         conn.body_in += n as u64;
-        let (res, b) = timed(send_limit, up.write_all(sb)).await;
+        let armed = uw.arm(up.as_raw_fd(), send_limit, Cut::Both);
+        let (res, b) = up.write_all(sb).await;
+        let res = unless_expired(res, armed);
         sb = b;
         if res.is_err() {
             return Err(Fail::Answer(error::bad_response(
@@ -333,9 +353,10 @@ pub async fn write_chunk<W: AsyncWriteRent>(
 }
 
 async fn stream_chunked_body(
-    conn: &mut Conn,
+    conn: &mut Conn<'_>,
     w: &Worker,
     up: &mut TcpStream,
+    uw: &Watch<'_>,
     limits: &BodyLimits,
 ) -> Result<(), Fail> {
     let mut dec = ChunkedDecoder::new();
@@ -363,7 +384,9 @@ async fn stream_chunked_body(
             }
             let mut hv = std::mem::take(&mut conn.hv);
             hv.recv = std::mem::take(&mut conn.buf);
-            let (res, mut hv) = timed(send_limit, write_chunk(up, hv, data)).await;
+            let armed = uw.arm(up.as_raw_fd(), send_limit, Cut::Both);
+            let (res, mut hv) = write_chunk(up, hv, data).await;
+            let res = unless_expired(res, armed);
             conn.buf = std::mem::take(&mut hv.recv);
             conn.hv = hv;
             if res.is_err() {
@@ -373,8 +396,9 @@ async fn stream_chunked_body(
             }
         }
         if step.done {
-            let (res, _) = timed(send_limit, up.write_all(LAST_CHUNK)).await;
-            if res.is_err() {
+            let armed = uw.arm(up.as_raw_fd(), send_limit, Cut::Both);
+            let (res, _) = up.write_all(LAST_CHUNK).await;
+            if unless_expired(res, armed).is_err() {
                 return Err(Fail::Answer(error::bad_response(
                     "function instance stopped reading the request",
                 )));
@@ -389,13 +413,14 @@ async fn stream_chunked_body(
                 let old = std::mem::replace(&mut conn.buf, spare);
                 w.give_buf(old);
             }
-            match monoio::time::timeout(timeout, conn.fill(super::STREAM_BUF)).await {
-                Err(_) => {
-                    conn.buf = Vec::new();
-                    return Err(Fail::Answer(error::timeout()));
-                }
-                Ok(Ok(0)) | Ok(Err(_)) => return Err(Fail::Cut),
-                Ok(Ok(_)) => {}
+            let armed = conn.watch.arm(conn.stream.as_raw_fd(), timeout, Cut::Read);
+            let read = conn.fill(super::STREAM_BUF).await;
+            if armed.expired() {
+                return Err(Fail::Answer(error::timeout()));
+            }
+            match read {
+                Ok(0) | Err(_) => return Err(Fail::Cut),
+                Ok(_) => {}
             }
         }
     }
@@ -423,6 +448,7 @@ impl HeadFail {
 /// Reads until `rb` (which may already hold some of it) starts with a whole response head.
 async fn read_response_head(
     up: &mut TcpStream,
+    uw: &Watch<'_>,
     mut rb: Vec<u8>,
     is_head: bool,
     deadline: Instant,
@@ -445,20 +471,21 @@ async fn read_response_head(
             rb.reserve(rb.capacity().max(4096));
         }
         let len = rb.len();
-        match monoio::time::timeout_at(deadline.into(), up.read(rb.slice_mut(len..))).await {
-            Err(_) => return Err(HeadFail::TimedOut),
-            Ok((res, s)) => {
-                rb = s.into_inner();
-                match res {
-                    Ok(0) | Err(_) if rb.is_empty() => return Err(HeadFail::ClosedEarly),
-                    Ok(0) | Err(_) => {
-                        return Err(HeadFail::Bad(
-                            "function instance closed the connection mid-head",
-                        ));
-                    }
-                    Ok(_) => {}
-                }
+        let wait = deadline.saturating_duration_since(Instant::now());
+        let armed = uw.arm(up.as_raw_fd(), wait, Cut::Both);
+        let (res, s) = up.read(rb.slice_mut(len..)).await;
+        rb = s.into_inner();
+        if armed.expired() {
+            return Err(HeadFail::TimedOut);
+        }
+        match res {
+            Ok(0) | Err(_) if rb.is_empty() => return Err(HeadFail::ClosedEarly),
+            Ok(0) | Err(_) => {
+                return Err(HeadFail::Bad(
+                    "function instance closed the connection mid-head",
+                ));
             }
+            Ok(_) => {}
         }
     }
 }
@@ -469,11 +496,12 @@ fn status_line(out: &mut Vec<u8>, status: u16) {
 
 #[allow(clippy::too_many_arguments)]
 async fn relay_response(
-    conn: &mut Conn,
+    conn: &mut Conn<'_>,
     w: &Rc<Worker>,
     generation: &Generation,
     req: &Request<'_>,
     mut up: TcpStream,
+    uw: &Watch<'_>,
     outstanding: crate::upstream::Outstanding,
     mut rb: Vec<u8>,
     resp: &mut ResponseHead,
@@ -493,7 +521,7 @@ async fn relay_response(
         rb.drain(..resp.head_len);
         let deadline =
             Instant::now() + Duration::from_millis(generation.config.upstream.response_timeout_ms);
-        (rb, *resp) = read_response_head(&mut up, rb, req.is_head, deadline)
+        (rb, *resp) = read_response_head(&mut up, uw, rb, req.is_head, deadline)
             .await
             .map_err(HeadFail::into_fail)?;
     }
@@ -561,7 +589,9 @@ async fn relay_response(
     }
     conn.status = resp.status;
     conn.bytes_out += hv.len() as u64;
-    let (res, mut hv) = timed(conn.send_timeout, hv.write_all(&mut conn.stream)).await;
+    let armed = conn.arm_send();
+    let (res, mut hv) = hv.write_all(&mut conn.stream).await;
+    let res = unless_expired(res, armed);
     let mut rb = std::mem::take(&mut hv.recv);
     conn.hv = hv;
     if res.is_err() {
@@ -574,21 +604,26 @@ async fn relay_response(
         return Ok(Next::Close);
     }
 
-    // The body.
+    // The body; each wait for the instance's next bytes within `response_timeout_ms`.
+    let mut src = Source {
+        up: &mut up,
+        watch: uw,
+        limit: Duration::from_millis(generation.config.upstream.response_timeout_ms),
+    };
     let complete = match resp.body {
         ResponseBody::None => rb.len() == resp.head_len,
         ResponseBody::Length(n) => {
             let rest = n - body_now.len() as u64;
             let extra_bytes = rb.len() > body_now.end;
-            relay_length(conn, &mut up, &mut rb, rest).await? && !extra_bytes
+            relay_length(conn, &mut src, &mut rb, rest).await? && !extra_bytes
         }
         ResponseBody::Chunked => {
             let start = resp.head_len;
-            relay_chunked(conn, &mut up, &mut rb, start, client_chunked).await?
+            relay_chunked(conn, &mut src, &mut rb, start, client_chunked).await?
         }
         ResponseBody::Close => {
             let start = resp.head_len;
-            relay_until_close(conn, &mut up, &mut rb, start, client_chunked).await?;
+            relay_until_close(conn, &mut src, &mut rb, start, client_chunked).await?;
             false
         }
     };
@@ -600,28 +635,42 @@ async fn relay_response(
     Ok(if close { Next::Close } else { Next::KeepAlive })
 }
 
-/// Reads into `rb` (cleared first), at most `max` bytes. Ok(0) at EOF; Err when reset.
-async fn read_some<R: AsyncReadRent>(r: &mut R, rb: &mut Vec<u8>, max: usize) -> io::Result<usize> {
-    rb.clear();
-    if rb.capacity() == 0 {
-        rb.reserve(super::STREAM_BUF);
+/// The instance's side of a response body: every read bounded by `limit`.
+struct Source<'a, 'w> {
+    up: &'a mut TcpStream,
+    watch: &'a Watch<'w>,
+    limit: Duration,
+}
+
+impl Source<'_, '_> {
+    /// Reads into `rb` (cleared first), at most `max` bytes. Ok(0) at EOF; Err when reset or
+    /// when the instance stayed silent for `limit` (`TimedOut`, never an EOF).
+    async fn read_some(&mut self, rb: &mut Vec<u8>, max: usize) -> io::Result<usize> {
+        rb.clear();
+        if rb.capacity() == 0 {
+            rb.reserve(super::STREAM_BUF);
+        }
+        let want = rb.capacity().min(max).max(1);
+        let buf = std::mem::take(rb);
+        let armed = self.watch.arm(self.up.as_raw_fd(), self.limit, Cut::Both);
+        let (res, s) = self.up.read(buf.slice_mut(0..want)).await;
+        *rb = s.into_inner();
+        unless_expired(res, armed)
     }
-    let want = rb.capacity().min(max).max(1);
-    let buf = std::mem::take(rb);
-    let (res, s) = r.read(buf.slice_mut(0..want)).await;
-    *rb = s.into_inner();
-    res
 }
 
 /// Streams the rest of a length-delimited body. Ok(true): complete.
 async fn relay_length(
-    conn: &mut Conn,
-    up: &mut TcpStream,
+    conn: &mut Conn<'_>,
+    src: &mut Source<'_, '_>,
     rb: &mut Vec<u8>,
     mut rest: u64,
 ) -> Result<bool, Fail> {
     while rest > 0 {
-        let n = match read_some(up, rb, rest.min(usize::MAX as u64) as usize).await {
+        let n = match src
+            .read_some(rb, rest.min(usize::MAX as u64) as usize)
+            .await
+        {
             Ok(0) | Err(_) => return Err(Fail::Cut),
             Ok(n) => n,
         };
@@ -636,8 +685,8 @@ async fn relay_length(
 /// Streams a chunked body starting at `rb[start..]`, re-encoded for the client (or decoded
 /// for an HTTP/1.0 client). Ok(true): complete, and nothing followed it.
 async fn relay_chunked(
-    conn: &mut Conn,
-    up: &mut TcpStream,
+    conn: &mut Conn<'_>,
+    src: &mut Source<'_, '_>,
     rb: &mut Vec<u8>,
     mut pos: usize,
     chunked: bool,
@@ -658,7 +707,7 @@ async fn relay_chunked(
         }
         if pos == rb.len() {
             pos = 0;
-            match read_some(up, rb, usize::MAX).await {
+            match src.read_some(rb, usize::MAX).await {
                 Ok(0) | Err(_) => return Err(Fail::Cut),
                 Ok(_) => {}
             }
@@ -668,8 +717,8 @@ async fn relay_chunked(
 
 /// Streams a close-delimited body until the instance closes.
 async fn relay_until_close(
-    conn: &mut Conn,
-    up: &mut TcpStream,
+    conn: &mut Conn<'_>,
+    src: &mut Source<'_, '_>,
     rb: &mut Vec<u8>,
     start: usize,
     chunked: bool,
@@ -679,7 +728,7 @@ async fn relay_until_close(
         if !data.is_empty() && conn.send_piece(rb, data.clone(), chunked).await.is_err() {
             return Err(Fail::Cut);
         }
-        match read_some(up, rb, usize::MAX).await {
+        match src.read_some(rb, usize::MAX).await {
             Ok(0) => break,
             Err(_) => return Err(Fail::Cut),
             Ok(n) => data = 0..n,

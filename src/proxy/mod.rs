@@ -2,6 +2,7 @@
 //! response back -> next request on the same connection. `serve_connection` is the top; the
 //! steps below it read in order: `read_head`, `route`, then `forward::forward` or `echo::serve`.
 
+pub mod deadline;
 mod echo;
 pub mod error;
 mod forward;
@@ -28,7 +29,9 @@ use crate::routing::{Decision, FunctionEntry, HeaderLookup, Instance, Mode};
 use crate::state::{Generation, Shared};
 use crate::upstream::Upstreams;
 use std::io::Write as _;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::AsRawFd;
+
+use deadline::{Cut, Deadlines, Watch};
 
 pub use iovec::HeadVec;
 
@@ -59,17 +62,8 @@ pub struct Worker {
     access: RefCell<Vec<u8>>,
     /// Open client connections of this worker.
     pub connections: Cell<usize>,
-    /// Connections waiting for their next request: a drain shuts them down at once.
-    idle: RefCell<ahash::AHashSet<RawFd>>,
-}
-
-/// Marks a connection idle while alive (see [`Worker::idle_mark`]).
-pub struct IdleMark<'a>(&'a Worker, RawFd);
-
-impl Drop for IdleMark<'_> {
-    fn drop(&mut self) {
-        self.0.idle.borrow_mut().remove(&self.1);
-    }
+    /// Every connection's deadline slot (and which ones wait for their next request).
+    pub deadlines: Deadlines,
 }
 
 impl Worker {
@@ -92,7 +86,7 @@ impl Worker {
             slots: slot::Slots::default(),
             access: RefCell::new(Vec::new()),
             connections: Cell::new(0),
-            idle: RefCell::new(Default::default()),
+            deadlines: Deadlines::new(),
         }
     }
 
@@ -118,17 +112,9 @@ impl Worker {
         RequestId::new(self.shared.nonce, self.id, n)
     }
 
-    pub fn idle_mark(&self, fd: RawFd) -> IdleMark<'_> {
-        self.idle.borrow_mut().insert(fd);
-        IdleMark(self, fd)
-    }
-
     /// Drain: shuts down every connection that is waiting for its next request.
     pub fn close_idle_connections(&self) {
-        for fd in self.idle.borrow().iter() {
-            // SAFETY: the descriptor belongs to an open connection of this worker.
-            unsafe { libc::shutdown(*fd, libc::SHUT_RDWR) };
-        }
+        self.deadlines.shut_idle();
     }
 
     fn access_append(&self, line: &[u8], sender: &AccessLogSender) {
@@ -199,8 +185,10 @@ impl RequestId {
 }
 
 /// A client connection and the bytes received on it.
-pub struct Conn {
+pub struct Conn<'w> {
     pub stream: TcpStream,
+    /// The connection's deadline slot (every wait on the client is bounded through it).
+    pub watch: Watch<'w>,
     pub peer: SocketAddr,
     /// Received bytes; `buf[pos..]` are not consumed yet.
     pub buf: Vec<u8>,
@@ -220,19 +208,16 @@ pub struct Conn {
     pub send_timeout: Duration,
 }
 
-/// Runs a rent-style write with a time limit. On time-out the buffer stays with the dropped
-/// operation and a default value takes its place: the caller closes the connection anyway.
-pub async fn timed<R, T: Default>(
-    limit: Duration,
-    op: impl std::future::Future<Output = (io::Result<R>, T)>,
-) -> (io::Result<R>, T) {
-    match monoio::time::timeout(limit, op).await {
-        Ok(x) => x,
-        Err(_) => (Err(io::ErrorKind::TimedOut.into()), T::default()),
+/// An operation's result, turned into `TimedOut` when its deadline cut it short.
+pub fn unless_expired<R>(res: io::Result<R>, armed: deadline::Armed<'_>) -> io::Result<R> {
+    if armed.expired() {
+        Err(io::ErrorKind::TimedOut.into())
+    } else {
+        res
     }
 }
 
-impl Conn {
+impl<'w> Conn<'w> {
     /// Reads more bytes into `buf` (growing it when full, up to `limit` bytes of capacity).
     /// `Ok(0)`: the peer closed.
     pub async fn fill(&mut self, limit: usize) -> io::Result<usize> {
@@ -258,10 +243,17 @@ impl Conn {
         }
     }
 
+    /// Arms the connection's deadline for one write to the client.
+    pub fn arm_send(&self) -> deadline::Armed<'w> {
+        self.watch
+            .arm(self.stream.as_raw_fd(), self.send_timeout, Cut::Both)
+    }
+
     pub async fn write_all(&mut self, bytes: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
         self.bytes_out += bytes.len() as u64;
-        let (res, bytes) = timed(self.send_timeout, self.stream.write_all(bytes)).await;
-        (res.map(|_| ()), bytes)
+        let armed = self.arm_send();
+        let (res, bytes) = self.stream.write_all(bytes).await;
+        (unless_expired(res, armed).map(|_| ()), bytes)
     }
 
     /// Sends `rb[data]` to the client, as one chunk when `chunked`; `rb` comes back.
@@ -272,28 +264,20 @@ impl Conn {
         chunked: bool,
     ) -> io::Result<()> {
         self.bytes_out += data.len() as u64;
-        if chunked {
+        let armed = self.arm_send();
+        let res = if chunked {
             let mut hv = std::mem::take(&mut self.hv);
             hv.recv = std::mem::take(rb);
-            let (res, mut hv) = timed(
-                self.send_timeout,
-                forward::write_chunk(&mut self.stream, hv, data),
-            )
-            .await;
+            let (res, mut hv) = forward::write_chunk(&mut self.stream, hv, data).await;
             *rb = std::mem::take(&mut hv.recv);
             self.hv = hv;
             res
         } else {
-            let buf = std::mem::take(rb);
-            let stream = &mut self.stream;
-            let (res, buf) = timed(self.send_timeout, async move {
-                let (res, s) = stream.write_all(buf.slice(data)).await;
-                (res, s.into_inner())
-            })
-            .await;
-            *rb = buf;
+            let (res, s) = self.stream.write_all(std::mem::take(rb).slice(data)).await;
+            *rb = s.into_inner();
             res.map(|_| ())
-        }
+        };
+        unless_expired(res, armed)
     }
 
     /// Resets the per-request accounting.
@@ -306,10 +290,9 @@ impl Conn {
 
     pub async fn send_static(&mut self, bytes: &'static [u8]) -> io::Result<()> {
         self.bytes_out += bytes.len() as u64;
-        timed(self.send_timeout, self.stream.write_all(bytes))
-            .await
-            .0
-            .map(|_| ())
+        let armed = self.arm_send();
+        let (res, _) = self.stream.write_all(bytes).await;
+        unless_expired(res, armed).map(|_| ())
     }
 }
 
@@ -325,6 +308,7 @@ pub async fn serve_connection(stream: TcpStream, peer: SocketAddr, w: Rc<Worker>
     let _ = stream.set_nodelay(true);
     let mut conn = Conn {
         stream,
+        watch: w.deadlines.watch(),
         peer,
         buf: Vec::with_capacity(INITIAL_BUF),
         pos: 0,
@@ -359,12 +343,15 @@ pub async fn serve_connection(stream: TcpStream, peer: SocketAddr, w: Rc<Worker>
         });
         let header_timeout = Duration::from_millis(server.header_timeout_ms);
         // Waiting for a new request: a drain may close this connection at once.
-        let idle_mark = conn
-            .buf
-            .is_empty()
-            .then(|| w.idle_mark(conn.stream.as_raw_fd()));
+        let fd = conn.stream.as_raw_fd();
+        let idle_mark = conn.buf.is_empty();
+        if idle_mark {
+            conn.watch.set_idle(fd, true);
+        }
         let read = read_head(&mut conn, &limits, idle, header_timeout).await;
-        drop(idle_mark);
+        if idle_mark {
+            conn.watch.set_idle(fd, false);
+        }
         let head = match read {
             HeadRead::Head(h) => h,
             HeadRead::Closed => return,
@@ -402,17 +389,16 @@ enum HeadRead {
 }
 
 async fn read_head(
-    conn: &mut Conn,
+    conn: &mut Conn<'_>,
     limits: &RequestLimits,
     idle: Duration,
     header_timeout: Duration,
 ) -> HeadRead {
-    let mut deadline = if conn.buf.is_empty() {
-        None
-    } else {
-        Some(Instant::now() + header_timeout)
-    };
+    // Until the first byte: `idle`; from then on the whole head within `header_timeout`
+    // (counted from when fcgate first needs to wait for more of it).
+    let mut deadline: Option<Instant> = None;
     let cap_limit = limits.max_header_bytes + 1;
+    let fd = conn.stream.as_raw_fd();
     loop {
         if !conn.buf.is_empty() {
             match parse_request_head(&conn.buf, limits) {
@@ -424,33 +410,26 @@ async fn read_head(
                 return HeadRead::Failed(error::from_head_error(HeadError::TooLarge));
             }
         }
-        let wait = match deadline {
-            None => idle,
-            Some(d) => d.saturating_duration_since(Instant::now()),
+        let wait = if conn.buf.is_empty() {
+            idle
+        } else {
+            let d = *deadline.get_or_insert_with(|| Instant::now() + header_timeout);
+            d.saturating_duration_since(Instant::now())
         };
-        let had_bytes = !conn.buf.is_empty();
-        match monoio::time::timeout(wait, conn.fill(cap_limit)).await {
-            Ok(Ok(0)) | Ok(Err(_)) => {
-                if had_bytes {
-                    // A partial head then EOF: nothing sensible to answer.
-                }
-                return HeadRead::Closed;
-            }
-            Ok(Ok(_)) => {
-                if deadline.is_none() {
-                    deadline = Some(Instant::now() + header_timeout);
-                }
-            }
-            Err(_) => {
-                // The read future was dropped with the buffer in it.
-                conn.buf = Vec::with_capacity(INITIAL_BUF);
-                conn.pos = 0;
-                return if had_bytes {
-                    HeadRead::Failed(error::timeout())
-                } else {
-                    HeadRead::Closed
-                };
-            }
+        let armed = conn.watch.arm(fd, wait, Cut::Read);
+        let read = conn.fill(cap_limit).await;
+        if armed.expired() {
+            // Cut short by the deadline (the read side is shut): 408 for a partial head.
+            return if conn.buf.is_empty() {
+                HeadRead::Closed
+            } else {
+                HeadRead::Failed(error::timeout())
+            };
+        }
+        match read {
+            // EOF, possibly after a partial head: nothing sensible to answer.
+            Ok(0) | Err(_) => return HeadRead::Closed,
+            Ok(_) => {}
         }
     }
 }
@@ -522,7 +501,12 @@ pub struct Target {
 }
 
 /// Starts the access-log line of a request: everything known before it is forwarded.
-fn log_start(conn: &mut Conn, head: Option<&RequestHead>, id: &RequestId, target: Option<&Target>) {
+fn log_start(
+    conn: &mut Conn<'_>,
+    head: Option<&RequestHead>,
+    id: &RequestId,
+    target: Option<&Target>,
+) {
     use crate::access_log::{json_str, rfc3339_millis};
     let log = &mut conn.log;
     log.clear();
@@ -555,7 +539,7 @@ fn log_start(conn: &mut Conn, head: Option<&RequestHead>, id: &RequestId, target
 
 /// Counts the finished request and completes its access-log line.
 fn finish_request(
-    conn: &mut Conn,
+    conn: &mut Conn<'_>,
     w: &Worker,
     mode: Option<Mode>,
     head_len: usize,
@@ -585,7 +569,7 @@ fn finish_request(
 }
 
 async fn handle_request(
-    conn: &mut Conn,
+    conn: &mut Conn<'_>,
     w: &Rc<Worker>,
     generation: &Generation,
     head: RequestHead,
@@ -599,7 +583,7 @@ async fn handle_request(
 }
 
 async fn route_and_forward(
-    conn: &mut Conn,
+    conn: &mut Conn<'_>,
     w: &Rc<Worker>,
     generation: &Generation,
     head: &RequestHead,
@@ -681,7 +665,7 @@ async fn route_and_forward(
 
 /// Writes an answer made by fcgate; false when the client is gone.
 pub async fn answer(
-    conn: &mut Conn,
+    conn: &mut Conn<'_>,
     e: &FcError,
     id: &RequestId,
     head_only: bool,

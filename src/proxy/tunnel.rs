@@ -10,7 +10,7 @@ use super::Conn;
 /// After a `101 Switching Protocols`: bytes flow both ways until both sides are done.
 /// `rb[head_len..]` came from the instance after its head; `conn.buf[conn.pos..]` came from
 /// the client after its request head.
-pub async fn tunnel(conn: &mut Conn, mut up: TcpStream, rb: Vec<u8>, head_len: usize) {
+pub async fn tunnel(conn: &mut Conn<'_>, mut up: TcpStream, rb: Vec<u8>, head_len: usize) {
     if rb.len() > head_len {
         let (res, _) = conn.stream.write_all(rb.slice(head_len..)).await;
         if res.is_err() {

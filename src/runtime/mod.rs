@@ -152,6 +152,14 @@ async fn worker_main(
     for l in listeners {
         monoio::spawn(accept_loop(l, worker.clone(), canceller.handle()));
     }
+    // The clock of every socket deadline (see proxy::deadline).
+    let clock = worker.clone();
+    monoio::spawn(async move {
+        loop {
+            monoio::time::sleep(proxy::deadline::TICK).await;
+            clock.deadlines.tick();
+        }
+    });
 
     // Housekeeping: access-log flush, idle-pool sweep; drain on request.
     let mut last_sweep = Instant::now();
