@@ -2,6 +2,7 @@
 //! Layers, top to bottom: ops -> runtime -> proxy -> upstream, http, routing -> config.
 
 pub mod access_log;
+pub mod clock;
 pub mod config;
 pub mod errors;
 pub mod explain;

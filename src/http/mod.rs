@@ -99,3 +99,32 @@ pub enum BodyKind {
     Length(u64),
     Chunked,
 }
+
+/// Appends `n` in decimal (framing lines are written on every message: no `fmt` machinery).
+pub fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+#[cfg(test)]
+mod decimal_tests {
+    use super::push_decimal;
+
+    #[test]
+    fn decimal_matches_display() {
+        for n in [0, 1, 9, 10, 99, 100, 12345, u32::MAX as u64, u64::MAX] {
+            let mut out = b"x".to_vec();
+            push_decimal(&mut out, n);
+            assert_eq!(out, format!("x{n}").into_bytes());
+        }
+    }
+}

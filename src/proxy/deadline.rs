@@ -18,6 +18,8 @@ use std::cell::{Cell, RefCell};
 use std::os::fd::RawFd;
 use std::time::Duration;
 
+use crate::clock::{self, now_ms, resolution_ms};
+
 /// How often the worker checks its deadlines: a timeout fires at most this much late.
 pub const TICK: Duration = Duration::from_millis(10);
 
@@ -37,7 +39,7 @@ pub enum Cut {
 #[derive(Debug)]
 struct Slot {
     fd: RawFd,
-    /// Coarse milliseconds (see [`now_ms`]) at which to cut, or `OFF`.
+    /// [`clock::now_ms`] at which to cut, or `OFF`.
     at: u64,
     cut: Cut,
     /// The last armed deadline passed (reset by the next `arm`).
@@ -71,31 +73,6 @@ pub struct Watch<'a> {
 pub struct Armed<'a> {
     table: &'a Deadlines,
     index: u32,
-}
-
-/// Milliseconds of `CLOCK_MONOTONIC_COARSE` (a vDSO read without a TSC read; the resolution
-/// is the kernel's tick, a few milliseconds).
-pub fn now_ms() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: a valid timespec to fill; this clock always exists on Linux.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
-    ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000
-}
-
-/// How far the coarse clock may lag the real one, in milliseconds (at least 1).
-fn resolution_ms() -> u64 {
-    thread_local! {
-        static RES: u64 = {
-            let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-            // SAFETY: a valid timespec to fill.
-            unsafe { libc::clock_getres(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
-            (ts.tv_sec as u64 * 1000 + (ts.tv_nsec as u64).div_ceil(1_000_000)).max(1)
-        };
-    }
-    RES.with(|r| *r)
 }
 
 impl Deadlines {
@@ -188,7 +165,7 @@ impl<'a> Watch<'a> {
     /// Arms the deadline `limit` from now for an operation on `fd`.
     pub fn arm(&self, fd: RawFd, limit: Duration, cut: Cut) -> Armed<'a> {
         // The coarse clock lags by up to its resolution: add it, so a deadline never fires early.
-        let limit_ms = u64::try_from(limit.as_millis()).unwrap_or(OFF / 2);
+        let limit_ms = clock::ms(limit);
         let at = now_ms()
             .saturating_add(limit_ms)
             .saturating_add(resolution_ms());

@@ -26,7 +26,7 @@ pub async fn serve(
     let mut hv = std::mem::take(&mut conn.hv);
     hv.reset(std::mem::take(&mut conn.buf));
     let head_len = req.head.head_len;
-    build_request_head(&mut hv, &req, conn.peer, head_len..head_len);
+    build_request_head(&mut hv, &req, conn.peer_ip.as_bytes(), head_len..head_len);
     let mut forwarded = Vec::with_capacity(hv.len());
     hv.concat_into(&mut forwarded);
     conn.buf = std::mem::take(&mut hv.recv);

@@ -5,17 +5,18 @@
 //! rest of the body -> read the response head (within `response_timeout_ms`) -> write the
 //! client's head -> stream the body -> pool the connection if both sides allow it.
 
-use std::io::{self, Write};
+use std::io;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use monoio::buf::IoBufMut;
 use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
 use smallvec::SmallVec;
 
+use crate::clock;
 use crate::http::chunked::LAST_CHUNK;
 use crate::http::{
     BodyKind, ChunkedDecoder, RequestHead, ResponseBody, ResponseError, ResponseHead, Version,
@@ -41,12 +42,20 @@ fn is_name(buf: &[u8], f: &crate::http::HeaderField, lower: &[u8]) -> bool {
     f.name.len() == lower.len() && f.name.get(buf).eq_ignore_ascii_case(lower)
 }
 
+/// Appends `name` (with its `: `), `value` and CRLF.
+fn push_field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    out.extend_from_slice(name);
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
+}
+
 /// Fills `hv` with the head the instance receives (SPEC.md section 4). `hv.recv` holds the
-/// client's bytes; `body_now` is the part of the body that came with the head.
+/// client's bytes; `peer_ip` is the client's address as text; `body_now` is the part of the
+/// body that came with the head.
 pub fn build_request_head(
     hv: &mut HeadVec,
     req: &Request<'_>,
-    peer: SocketAddr,
+    peer_ip: &[u8],
     body_now: std::ops::Range<usize>,
 ) {
     let head = &req.head;
@@ -61,29 +70,27 @@ pub fn build_request_head(
         Bytes::Span(_) => None,
     };
     let added = extra.len();
-    let ip = peer.ip();
-    let _ = write!(extra, "x-fc-request-id: {}\r\n", req.id.as_str());
-    let _ = write!(extra, "x-fc-account-id: {}\r\n", f.account);
-    let _ = write!(extra, "x-fc-service-name: {}\r\n", f.service);
-    let _ = write!(extra, "x-fc-function-name: {}\r\n", f.name);
-    let _ = write!(extra, "x-fc-qualifier: {}\r\n", f.qualifier);
+    push_field(extra, b"x-fc-request-id: ", req.id.as_bytes());
+    push_field(extra, b"x-fc-account-id: ", f.account.as_bytes());
+    push_field(extra, b"x-fc-service-name: ", f.service.as_bytes());
+    push_field(extra, b"x-fc-function-name: ", f.name.as_bytes());
+    push_field(extra, b"x-fc-qualifier: ", f.qualifier.as_bytes());
     if let Some(base) = &req.target.base_path {
-        extra.extend_from_slice(b"x-fc-base-path: ");
-        extra.extend_from_slice(base.get(&hv.recv));
-        extra.extend_from_slice(b"\r\n");
+        push_field(extra, b"x-fc-base-path: ", base.get(&hv.recv));
     }
     extra.extend_from_slice(b"x-forwarded-for: ");
     for v in &head.x_forwarded_for {
         extra.extend_from_slice(v.get(&hv.recv));
         extra.extend_from_slice(b", ");
     }
-    let _ = write!(
-        extra,
-        "{ip}\r\nx-forwarded-proto: http\r\nx-real-ip: {ip}\r\n"
-    );
+    extra.extend_from_slice(peer_ip);
+    extra.extend_from_slice(b"\r\nx-forwarded-proto: http\r\n");
+    push_field(extra, b"x-real-ip: ", peer_ip);
     match head.body {
         BodyKind::Length(n) => {
-            let _ = write!(extra, "content-length: {n}\r\n");
+            extra.extend_from_slice(b"content-length: ");
+            crate::http::push_decimal(extra, n);
+            extra.extend_from_slice(b"\r\n");
         }
         BodyKind::Chunked => extra.extend_from_slice(b"transfer-encoding: chunked\r\n"),
         BodyKind::None => {}
@@ -205,14 +212,16 @@ async fn forward_inner(
         let is_pooled = pooled.is_some();
         let mut up = match pooled {
             Some(c) => c,
-            None => match connect(inst.addr, connect_timeout).await {
+            // Boxed: a new connection is the rare case, and its timer entry would otherwise
+            // sit in every request's future.
+            None => match Box::pin(connect(inst.addr, connect_timeout)).await {
                 Ok(c) => {
                     inst.mark_up();
                     c
                 }
                 Err(_) => {
                     w.metrics.upstream_connect_errors.inc();
-                    inst.mark_down(Instant::now());
+                    inst.mark_down();
                     tried.push(inst.addr);
                     fresh_only = false;
                     if tried.len() >= max_attempts.max(1) || tried.len() >= addrs.len() {
@@ -226,7 +235,7 @@ async fn forward_inner(
         // The head, with the body bytes that came with it, in one vectored write.
         let mut hv = std::mem::take(&mut conn.hv);
         hv.reset(std::mem::take(&mut conn.buf));
-        build_request_head(&mut hv, req, conn.peer, body_now.clone());
+        build_request_head(&mut hv, req, conn.peer_ip.as_bytes(), body_now.clone());
         let armed = uw.arm(up.as_raw_fd(), send_limit, Cut::Both);
         let (res, mut hv) = hv.write_all(&mut up).await;
         let res = unless_expired(res, armed);
@@ -258,7 +267,7 @@ async fn forward_inner(
         }
 
         // The response head.
-        let deadline = Instant::now() + Duration::from_millis(cfg.upstream.response_timeout_ms);
+        let deadline = clock::now_ms().saturating_add(cfg.upstream.response_timeout_ms);
         match read_response_head(&mut up, &uw, w.take_buf(), req.is_head, deadline).await {
             Ok((rbuf, resp)) => break 'attempt (up, out, rbuf, resp),
             Err(HeadFail::ClosedEarly) if is_pooled && stale_retry && resendable => {
@@ -451,7 +460,7 @@ async fn read_response_head(
     uw: &Watch<'_>,
     mut rb: Vec<u8>,
     is_head: bool,
-    deadline: Instant,
+    deadline: u64,
 ) -> Result<(Vec<u8>, ResponseHead), HeadFail> {
     loop {
         if !rb.is_empty() {
@@ -471,7 +480,7 @@ async fn read_response_head(
             rb.reserve(rb.capacity().max(4096));
         }
         let len = rb.len();
-        let wait = deadline.saturating_duration_since(Instant::now());
+        let wait = Duration::from_millis(deadline.saturating_sub(clock::now_ms()));
         let armed = uw.arm(up.as_raw_fd(), wait, Cut::Both);
         let (res, s) = up.read(rb.slice_mut(len..)).await;
         rb = s.into_inner();
@@ -491,7 +500,9 @@ async fn read_response_head(
 }
 
 fn status_line(out: &mut Vec<u8>, status: u16) {
-    let _ = write!(out, "HTTP/1.1 {status} ");
+    out.extend_from_slice(b"HTTP/1.1 ");
+    crate::http::push_decimal(out, status as u64);
+    out.push(b' ');
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -520,7 +531,7 @@ async fn relay_response(
         }
         rb.drain(..resp.head_len);
         let deadline =
-            Instant::now() + Duration::from_millis(generation.config.upstream.response_timeout_ms);
+            clock::now_ms().saturating_add(generation.config.upstream.response_timeout_ms);
         (rb, *resp) = read_response_head(&mut up, uw, rb, req.is_head, deadline)
             .await
             .map_err(HeadFail::into_fail)?;
@@ -549,10 +560,12 @@ async fn relay_response(
     status_line(extra, resp.status);
     let status_end = extra.len();
     let added_start = extra.len();
-    let _ = write!(extra, "x-fc-request-id: {}\r\n", req.id.as_str());
+    push_field(extra, b"x-fc-request-id: ", req.id.as_bytes());
     match resp.body {
         ResponseBody::Length(n) => {
-            let _ = write!(extra, "content-length: {n}\r\n");
+            extra.extend_from_slice(b"content-length: ");
+            crate::http::push_decimal(extra, n);
+            extra.extend_from_slice(b"\r\n");
         }
         _ if client_chunked => extra.extend_from_slice(b"transfer-encoding: chunked\r\n"),
         _ => {}

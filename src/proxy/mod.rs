@@ -184,9 +184,33 @@ impl RequestId {
     }
 }
 
+/// An IP address as text, formatted once per connection.
+pub struct IpText {
+    len: u8,
+    text: [u8; 45],
+}
+
+impl IpText {
+    pub fn new(ip: std::net::IpAddr) -> IpText {
+        let mut text = [0u8; 45];
+        let mut cursor = io::Cursor::new(&mut text[..]);
+        // INET6_ADDRSTRLEN - 1 = 45 bytes hold any address's text.
+        let _ = write!(cursor, "{ip}");
+        IpText {
+            len: cursor.position() as u8,
+            text,
+        }
+    }
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.text[..self.len as usize]
+    }
+}
+
 /// A client connection and the bytes received on it.
 pub struct Conn<'w> {
     pub stream: TcpStream,
+    /// The client's IP address as text (written into every forwarded head).
+    pub peer_ip: IpText,
     /// The connection's deadline slot (every wait on the client is bounded through it).
     pub watch: Watch<'w>,
     pub peer: SocketAddr,
@@ -309,6 +333,7 @@ pub async fn serve_connection(stream: TcpStream, peer: SocketAddr, w: Rc<Worker>
     let mut conn = Conn {
         stream,
         watch: w.deadlines.watch(),
+        peer_ip: IpText::new(peer.ip()),
         peer,
         buf: Vec::with_capacity(INITIAL_BUF),
         pos: 0,

@@ -18,7 +18,7 @@ pub const SLOT_BYTES: usize = 24 * 1024;
 /// Slots kept on a worker's free list.
 const MAX_FREE: usize = 256;
 
-#[repr(C, align(16))]
+#[repr(C, align(128))]
 pub struct Slot([MaybeUninit<u8>; SLOT_BYTES]);
 
 #[derive(Default)]
@@ -46,7 +46,7 @@ impl Slots {
         if cfg!(debug_assertions) && std::env::var_os("FCGATE_DEBUG_SLOT").is_some() {
             eprintln!("slot: future of {} bytes", size_of::<F>());
         }
-        if size_of::<F>() > SLOT_BYTES || align_of::<F>() > 16 {
+        if size_of::<F>() > SLOT_BYTES || align_of::<F>() > align_of::<Slot>() {
             return InSlot::Boxed(Box::pin(fut));
         }
         let mut slot = self.take();

@@ -8,10 +8,12 @@ use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ahash::AHashMap;
 use monoio::net::TcpStream;
+
+use crate::clock::{self, now_ms};
 
 /// How long an instance that refused a connection is skipped.
 pub const DOWN_FOR: Duration = Duration::from_secs(3);
@@ -22,21 +24,22 @@ pub struct InstanceState {
     pub addr: SocketAddr,
     /// Requests sent to it and not yet finished.
     outstanding: Cell<u32>,
-    /// Skipped until then (passive health).
-    down_until: Cell<Option<Instant>>,
-    /// Idle keep-alive connections, most recently used last.
-    idle: RefCell<Vec<(TcpStream, Instant)>>,
+    /// Skipped until then ([`clock::now_ms`]; 0: up), for passive health.
+    down_until: Cell<u64>,
+    /// Idle keep-alive connections with the time they were pooled, most recently used last.
+    idle: RefCell<Vec<(TcpStream, u64)>>,
 }
 
 impl InstanceState {
-    pub fn is_down(&self, now: Instant) -> bool {
-        matches!(self.down_until.get(), Some(t) if t > now)
+    pub fn is_down(&self, now_ms: u64) -> bool {
+        self.down_until.get() > now_ms
     }
-    pub fn mark_down(&self, now: Instant) {
-        self.down_until.set(Some(now + DOWN_FOR));
+    /// Skips the instance for [`DOWN_FOR`] from now.
+    pub fn mark_down(&self) {
+        self.down_until.set(now_ms() + clock::ms(DOWN_FOR));
     }
     pub fn mark_up(&self) {
-        self.down_until.set(None);
+        self.down_until.set(0);
     }
 }
 
@@ -83,7 +86,7 @@ impl Upstreams {
                 Rc::new(InstanceState {
                     addr,
                     outstanding: Cell::new(0),
-                    down_until: Cell::new(None),
+                    down_until: Cell::new(0),
                     idle: RefCell::new(Vec::new()),
                 })
             })
@@ -103,7 +106,7 @@ impl Upstreams {
     /// Picks an instance among `addrs` not in `tried`: of two random healthy candidates, the
     /// one with fewer outstanding requests. When every untried one is down, picks among those.
     pub fn pick(&self, addrs: &[SocketAddr], tried: &[SocketAddr]) -> Option<Outstanding> {
-        let now = Instant::now();
+        let now = now_ms();
         let candidates = addrs.iter().filter(|a| !tried.contains(a));
         let n = candidates.clone().count();
         if n == 0 {
@@ -140,11 +143,11 @@ impl Upstreams {
     /// non-blocking `recv(MSG_PEEK)`: one the instance has closed, or on which it sent bytes
     /// nobody asked for (they would be read as the next request's response), is dropped.
     pub fn take_idle(&self, inst: &InstanceState) -> Option<TcpStream> {
-        let now = Instant::now();
-        let timeout = self.idle_timeout.get();
+        let now = now_ms();
+        let timeout = clock::ms(self.idle_timeout.get());
         let mut idle = inst.idle.borrow_mut();
         while let Some((conn, since)) = idle.pop() {
-            if now.duration_since(since) < timeout && still_open(&conn) {
+            if now.saturating_sub(since) < timeout && still_open(&conn) {
                 return Some(conn);
             }
         }
@@ -155,18 +158,18 @@ impl Upstreams {
     pub fn put_idle(&self, inst: &InstanceState, conn: TcpStream) {
         let mut idle = inst.idle.borrow_mut();
         if idle.len() < self.max_idle.get() {
-            idle.push((conn, Instant::now()));
+            idle.push((conn, now_ms()));
         }
     }
 
     /// Closes idle connections past `idle_timeout` (run periodically by the worker).
     pub fn sweep(&self) {
-        let now = Instant::now();
-        let timeout = self.idle_timeout.get();
+        let now = now_ms();
+        let timeout = clock::ms(self.idle_timeout.get());
         for inst in self.instances.borrow().values() {
             inst.idle
                 .borrow_mut()
-                .retain(|(_, since)| now.duration_since(*since) < timeout);
+                .retain(|(_, since)| now.saturating_sub(*since) < timeout);
         }
     }
 
@@ -257,18 +260,12 @@ mod tests {
     fn skips_down_instances_while_a_healthy_one_exists() {
         let u = ups();
         let [a, b] = addrs();
-        u.pick(&[a], &[])
-            .unwrap()
-            .instance()
-            .mark_down(Instant::now());
+        u.pick(&[a], &[]).unwrap().instance().mark_down();
         for _ in 0..20 {
             assert_eq!(u.pick(&[a, b], &[]).unwrap().instance().addr, b);
         }
         // Everything down: still pick one (a refused connect is answered 502 only after trying).
-        u.pick(&[b], &[])
-            .unwrap()
-            .instance()
-            .mark_down(Instant::now());
+        u.pick(&[b], &[]).unwrap().instance().mark_down();
         assert!(u.pick(&[a, b], &[]).is_some());
         // Already-tried instances are never picked again.
         assert!(u.pick(&[a, b], &[a, b]).is_none());
