@@ -7,55 +7,141 @@
 //! - `equal`: the whole path equals the pattern.
 //! - `wildcard`: `*` is any run of bytes (possibly empty) and a leading `^` anchors the match at
 //!   the path's start; everything else is literal. The match always runs to the path's end.
-//!   Compiled into literal pieces searched with `memchr::memmem`; no regex. Each `*` but the
-//!   last takes the shortest text that lets the rest match (the leftmost occurrence of the next
-//!   literal), the last takes what remains; unanchored, the match starts at the leftmost place.
+//!   Compiled into literal pieces searched with `memchr::memmem` (linear time); no regex. Each
+//!   `*` but the last takes the shortest text that lets the rest match (the leftmost occurrence
+//!   of the next literal), the last takes what remains; unanchored, the match starts at the
+//!   leftmost place.
 //! - `regex`: the `regex` crate's syntax on bytes; `$n` are capture groups.
 //!
 //! Replacements: `$0`..`$9` (one digit) insert a capture (`$0` the matched text; a capture that
 //! does not exist or did not take part is empty), `$$` is a `$`, any other `$` is literal. The
 //! whole path is replaced by the expansion.
 
-use memchr::memmem::Finder;
+use memchr::memmem;
 use regex::bytes::Regex;
+use smallvec::SmallVec;
 
 use crate::config::{Rewrite, RewriteKind};
 
-/// One compiled rule.
+/// One compiled rule. Its literal bytes (the pattern's for `equal` and `wildcard`, then the
+/// replacement's) live back to back, inline when short, and everything else inline too, so
+/// applying a rule touches little more than the rule, however many routes the table holds.
 #[derive(Debug)]
 pub struct CompiledRewrite {
+    bytes: SmallVec<[u8; 32]>,
     matcher: Matcher,
-    replacement: Template,
+    replacement: SmallVec<[Piece; 4]>,
+    /// The length of the replacement's literal pieces (a capacity hint).
+    literal_len: usize,
+}
+
+/// A range of a rule's `bytes`.
+#[derive(Debug, Clone, Copy)]
+struct Lit {
+    start: u32,
+    end: u32,
+}
+
+impl Lit {
+    fn push(bytes: &mut Vec<u8>, text: &[u8]) -> Lit {
+        let start = bytes.len() as u32;
+        bytes.extend_from_slice(text);
+        Lit {
+            start,
+            end: bytes.len() as u32,
+        }
+    }
+    fn of(self, bytes: &[u8]) -> &[u8] {
+        &bytes[self.start as usize..self.end as usize]
+    }
 }
 
 #[derive(Debug)]
 enum Matcher {
-    Equal(Box<[u8]>),
-    Wildcard(Wildcard),
+    Equal(Lit),
+    /// `L0 * L1 * ... * Lk` (one more literal than `*`), optionally anchored by a leading `^`.
+    Wildcard {
+        anchored: bool,
+        literals: SmallVec<[Lit; 3]>,
+    },
     Regex(Regex),
+}
+
+/// A piece of a replacement: literal bytes or a capture reference.
+#[derive(Debug, Clone, Copy)]
+enum Piece {
+    Literal(Lit),
+    Group(u8),
 }
 
 /// Compiles a route's rules into the order they are tried in.
 pub fn compile(rules: &[Rewrite]) -> Result<Box<[CompiledRewrite]>, String> {
     let mut sorted: Vec<&Rewrite> = rules.iter().collect();
     sorted.sort_by_key(|r| r.kind); // stable: config order within a kind
-    sorted
-        .into_iter()
-        .map(|r| {
-            let matcher = match r.kind {
-                RewriteKind::Equal => Matcher::Equal(r.pattern.as_bytes().into()),
-                RewriteKind::Wildcard => Matcher::Wildcard(Wildcard::new(r.pattern.as_bytes())),
-                RewriteKind::Regex => Matcher::Regex(
-                    Regex::new(&r.pattern)
-                        .map_err(|e| format!("rewrite regex {:?}: {e}", r.pattern))?,
-                ),
+    sorted.into_iter().map(compile_one).collect()
+}
+
+fn compile_one(r: &Rewrite) -> Result<CompiledRewrite, String> {
+    let mut bytes = Vec::new();
+    let pattern = r.pattern.as_bytes();
+    let matcher = match r.kind {
+        RewriteKind::Equal => Matcher::Equal(Lit::push(&mut bytes, pattern)),
+        RewriteKind::Wildcard => {
+            let (anchored, body) = match pattern.strip_prefix(b"^") {
+                Some(body) => (true, body),
+                None => (false, pattern),
             };
-            Ok(CompiledRewrite {
-                matcher,
-                replacement: Template::new(r.replacement.as_bytes()),
-            })
-        })
-        .collect()
+            let literals = body
+                .split(|&b| b == b'*')
+                .map(|lit| Lit::push(&mut bytes, lit))
+                .collect();
+            Matcher::Wildcard { anchored, literals }
+        }
+        RewriteKind::Regex => Matcher::Regex(
+            Regex::new(&r.pattern).map_err(|e| format!("rewrite regex {:?}: {e}", r.pattern))?,
+        ),
+    };
+    let (replacement, literal_len) = template(&mut bytes, r.replacement.as_bytes());
+    Ok(CompiledRewrite {
+        bytes: SmallVec::from_slice(&bytes),
+        matcher,
+        replacement,
+        literal_len,
+    })
+}
+
+/// Splits a replacement into literal pieces (appended to `bytes`) and capture references.
+fn template(bytes: &mut Vec<u8>, text: &[u8]) -> (SmallVec<[Piece; 4]>, usize) {
+    let mut pieces = SmallVec::new();
+    let mut lit: Vec<u8> = Vec::new();
+    let mut literal_len = 0;
+    let mut flush = |lit: &mut Vec<u8>, pieces: &mut SmallVec<[Piece; 4]>| {
+        if !lit.is_empty() {
+            literal_len += lit.len();
+            pieces.push(Piece::Literal(Lit::push(bytes, lit)));
+            lit.clear();
+        }
+    };
+    let mut i = 0;
+    while i < text.len() {
+        match (text[i], text.get(i + 1)) {
+            (b'$', Some(&d)) if d.is_ascii_digit() => {
+                flush(&mut lit, &mut pieces);
+                pieces.push(Piece::Group(d - b'0'));
+                i += 2;
+            }
+            (b'$', Some(b'$')) => {
+                lit.push(b'$');
+                i += 2;
+            }
+            (b, _) => {
+                lit.push(b);
+                i += 1;
+            }
+        }
+    }
+    flush(&mut lit, &mut pieces);
+    (pieces, literal_len)
 }
 
 /// Applies the first matching rule to `target` (path and query): `Some(new target)`, or
@@ -97,103 +183,91 @@ impl CompiledRewrite {
     fn expand_into(&self, path: &[u8], out: &mut Vec<u8>) -> bool {
         match &self.matcher {
             Matcher::Equal(p) => {
-                if **p != *path {
+                if p.of(&self.bytes) != path {
                     return false;
                 }
-                self.replacement.expand(out, |n| (n == 0).then_some(path));
+                self.expand(out, |n| (n == 0).then_some(path));
             }
-            Matcher::Wildcard(w) => {
-                let Some(caps) = w.captures(path) else {
+            Matcher::Wildcard { anchored, literals } => {
+                let Some(caps) = self.wildcard_captures(*anchored, literals, path) else {
                     return false;
                 };
-                self.replacement.expand(out, |n| caps.get(path, n));
+                self.expand(out, |n| caps.get(path, n));
             }
             Matcher::Regex(re) => {
                 let Some(caps) = re.captures(path) else {
                     return false;
                 };
-                self.replacement
-                    .expand(out, |n| caps.get(n).map(|m| m.as_bytes()));
+                self.expand(out, |n| caps.get(n).map(|m| m.as_bytes()));
             }
         }
         true
     }
-}
-
-/// A replacement, split into literal bytes and capture references.
-#[derive(Debug)]
-struct Template {
-    pieces: Box<[Piece]>,
-    /// The length of the literal pieces (a capacity hint).
-    literal_len: usize,
-}
-
-#[derive(Debug)]
-enum Piece {
-    Literal(Box<[u8]>),
-    Group(u8),
-}
-
-impl Template {
-    fn new(text: &[u8]) -> Template {
-        let mut pieces = Vec::new();
-        let mut lit = Vec::new();
-        let mut i = 0;
-        while i < text.len() {
-            match (text[i], text.get(i + 1)) {
-                (b'$', Some(&d)) if d.is_ascii_digit() => {
-                    if !lit.is_empty() {
-                        pieces.push(Piece::Literal(std::mem::take(&mut lit).into()));
-                    }
-                    pieces.push(Piece::Group(d - b'0'));
-                    i += 2;
-                }
-                (b'$', Some(b'$')) => {
-                    lit.push(b'$');
-                    i += 2;
-                }
-                (b, _) => {
-                    lit.push(b);
-                    i += 1;
-                }
-            }
-        }
-        if !lit.is_empty() {
-            pieces.push(Piece::Literal(lit.into()));
-        }
-        let literal_len = pieces
-            .iter()
-            .map(|p| {
-                if let Piece::Literal(l) = p {
-                    l.len()
-                } else {
-                    0
-                }
-            })
-            .sum();
-        Template {
-            pieces: pieces.into(),
-            literal_len,
-        }
-    }
 
     fn expand<'p>(&self, out: &mut Vec<u8>, group: impl Fn(usize) -> Option<&'p [u8]>) {
         out.reserve(self.literal_len + 32);
-        for p in &*self.pieces {
-            match p {
-                Piece::Literal(l) => out.extend_from_slice(l),
-                Piece::Group(n) => out.extend_from_slice(group(*n as usize).unwrap_or_default()),
+        for p in &self.replacement {
+            match *p {
+                Piece::Literal(l) => out.extend_from_slice(l.of(&self.bytes)),
+                Piece::Group(n) => out.extend_from_slice(group(n as usize).unwrap_or_default()),
             }
         }
     }
-}
 
-/// A compiled wildcard pattern: `L0 * L1 * ... * Lk`, optionally anchored by a leading `^`.
-#[derive(Debug)]
-struct Wildcard {
-    anchored: bool,
-    /// `L0`..`Lk`: one more than the number of `*`.
-    literals: Box<[Finder<'static>]>,
+    /// Matches `L0 * L1 * ... * Lk` against the whole of `path` (see the module docs).
+    /// Literals are found with `memmem` (linear time, whatever the path).
+    fn wildcard_captures(
+        &self,
+        anchored: bool,
+        lits: &[Lit],
+        path: &[u8],
+    ) -> Option<WildcardCaptures> {
+        let lit = |i: usize| lits[i].of(&self.bytes);
+        let first = lit(0);
+        let mut caps = WildcardCaptures {
+            whole: (0, 0),
+            stars: [(0, 0); 9],
+            count: 0,
+        };
+        if lits.len() == 1 {
+            // No `*`: the literal ends at the path's end (and starts at 0 if anchored).
+            let ok = if anchored {
+                path == first
+            } else {
+                path.ends_with(first)
+            };
+            if !ok {
+                return None;
+            }
+            caps.whole = (path.len() - first.len(), path.len());
+            return Some(caps);
+        }
+        let last = lit(lits.len() - 1);
+        let end = path.len().checked_sub(last.len())?;
+        if &path[end..] != last {
+            return None;
+        }
+        let start = if anchored {
+            if !path[..end].starts_with(first) {
+                return None;
+            }
+            0
+        } else if first.is_empty() {
+            0
+        } else {
+            memmem::find(&path[..end], first)?
+        };
+        let mut p = start + first.len();
+        for i in 1..lits.len() - 1 {
+            let needle = lit(i);
+            let at = p + memmem::find(&path[p..end], needle)?;
+            caps.push(p, at);
+            p = at + needle.len();
+        }
+        caps.push(p, end);
+        caps.whole = (start, path.len());
+        Some(caps)
+    }
 }
 
 /// The texts of a wildcard match: `$0` and up to nine `*`s, as ranges of the path.
@@ -218,67 +292,6 @@ impl WildcardCaptures {
             self.stars[self.count] = (a, b);
         }
         self.count += 1;
-    }
-}
-
-impl Wildcard {
-    fn new(pattern: &[u8]) -> Wildcard {
-        let (anchored, body) = match pattern.strip_prefix(b"^") {
-            Some(body) => (true, body),
-            None => (false, pattern),
-        };
-        let literals = body
-            .split(|&b| b == b'*')
-            .map(|lit| Finder::new(lit).into_owned())
-            .collect();
-        Wildcard { anchored, literals }
-    }
-
-    fn captures(&self, path: &[u8]) -> Option<WildcardCaptures> {
-        let lits = &*self.literals;
-        let first = lits[0].needle();
-        let mut caps = WildcardCaptures {
-            whole: (0, 0),
-            stars: [(0, 0); 9],
-            count: 0,
-        };
-        if lits.len() == 1 {
-            // No `*`: the literal ends at the path's end (and starts at 0 if anchored).
-            let ok = if self.anchored {
-                path == first
-            } else {
-                path.ends_with(first)
-            };
-            if !ok {
-                return None;
-            }
-            caps.whole = (path.len() - first.len(), path.len());
-            return Some(caps);
-        }
-        let last = lits[lits.len() - 1].needle();
-        let end = path.len().checked_sub(last.len())?;
-        if &path[end..] != last {
-            return None;
-        }
-        let start = if self.anchored {
-            if !path[..end].starts_with(first) {
-                return None;
-            }
-            0
-        } else if first.is_empty() {
-            0
-        } else {
-            lits[0].find(&path[..end])?
-        };
-        let mut p = start + first.len();
-        for lit in &lits[1..lits.len() - 1] {
-            let at = p + lit.find(&path[p..end])?;
-            caps.push(p, at);
-            p = at + lit.needle().len();
-        }
-        caps.push(p, end);
-        caps.whole = (start, path.len());
-        Some(caps)
     }
 }
 
