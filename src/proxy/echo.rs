@@ -2,19 +2,14 @@
 //! exactly what a function instance would have received.
 
 use std::io::Write;
-use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::time::Duration;
-
-use monoio::buf::IoBufMut;
-use monoio::io::AsyncReadRent;
 
 use crate::http::{BodyKind, ChunkedDecoder};
 use crate::state::Generation;
 
-use super::deadline::Cut;
 use super::forward::{Request, build_request_head};
-use super::{Conn, Next, Worker, answer, error};
+use super::{ClientRead, Conn, Next, Worker, answer, error};
 
 pub async fn serve(
     conn: &mut Conn<'_>,
@@ -125,16 +120,10 @@ async fn discard_length(
     let mut sb = w.take_buf();
     while rest > 0 {
         let want = (sb.capacity() as u64).min(rest) as usize;
-        sb.clear();
-        let armed = conn.watch.arm(conn.stream.as_raw_fd(), timeout, Cut::Read);
-        let (read, s) = conn.stream.read(sb.slice_mut(0..want)).await;
-        sb = s.into_inner();
-        if armed.expired() {
-            return Err(Some(error::timeout()));
-        }
-        match read {
-            Ok(0) | Err(_) => return Err(None),
-            Ok(k) => rest -= k as u64,
+        match conn.read_within(&mut sb, want, timeout).await {
+            ClientRead::Data(k) => rest -= k as u64,
+            ClientRead::Closed => return Err(None),
+            ClientRead::TimedOut => return Err(Some(error::timeout())),
         }
     }
     w.give_buf(sb);
@@ -168,14 +157,10 @@ async fn count_chunked(
                 let old = std::mem::replace(&mut conn.buf, w.take_buf());
                 w.give_buf(old);
             }
-            let armed = conn.watch.arm(conn.stream.as_raw_fd(), timeout, Cut::Read);
-            let read = conn.fill(super::STREAM_BUF).await;
-            if armed.expired() {
-                return Err(Some(error::timeout()));
-            }
-            match read {
-                Ok(0) | Err(_) => return Err(None),
-                Ok(_) => {}
+            match conn.fill_within(timeout, super::STREAM_BUF).await {
+                ClientRead::Data(_) => {}
+                ClientRead::Closed => return Err(None),
+                ClientRead::TimedOut => return Err(Some(error::timeout())),
             }
         }
     }

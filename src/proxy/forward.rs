@@ -26,7 +26,10 @@ use crate::routing::Instance;
 use crate::state::Generation;
 
 use super::deadline::{Cut, Watch};
-use super::{Bytes, Conn, HeadVec, Next, RequestId, Target, Worker, answer, error, unless_expired};
+use super::{
+    Bytes, ClientRead, Conn, HeadVec, Next, RequestId, Target, Worker, answer, error,
+    unless_expired,
+};
 
 /// Longest response head accepted from an instance.
 const MAX_RESPONSE_HEAD: usize = 16 * 1024;
@@ -315,17 +318,11 @@ async fn stream_length_body(
     let mut sb = w.take_buf();
     let (timeout, send_limit) = (limits.read, limits.send);
     while rest > 0 {
-        sb.clear();
         let want = (sb.capacity() as u64).min(rest) as usize;
-        let armed = conn.watch.arm(conn.stream.as_raw_fd(), timeout, Cut::Read);
-        let (read, s) = conn.stream.read(sb.slice_mut(0..want)).await;
-        sb = s.into_inner();
-        if armed.expired() {
-            return Err(Fail::Answer(error::timeout()));
-        }
-        let n = match read {
-            Ok(0) | Err(_) => return Err(Fail::Cut),
-            Ok(n) => n,
+        let n = match conn.read_within(&mut sb, want, timeout).await {
+            ClientRead::Data(n) => n,
+            ClientRead::Closed => return Err(Fail::Cut),
+            ClientRead::TimedOut => return Err(Fail::Answer(error::timeout())),
         };
         rest -= n as u64;
         conn.body_in += n as u64;
@@ -422,14 +419,10 @@ async fn stream_chunked_body(
                 let old = std::mem::replace(&mut conn.buf, spare);
                 w.give_buf(old);
             }
-            let armed = conn.watch.arm(conn.stream.as_raw_fd(), timeout, Cut::Read);
-            let read = conn.fill(super::STREAM_BUF).await;
-            if armed.expired() {
-                return Err(Fail::Answer(error::timeout()));
-            }
-            match read {
-                Ok(0) | Err(_) => return Err(Fail::Cut),
-                Ok(_) => {}
+            match conn.fill_within(timeout, super::STREAM_BUF).await {
+                ClientRead::Data(_) => {}
+                ClientRead::Closed => return Err(Fail::Cut),
+                ClientRead::TimedOut => return Err(Fail::Answer(error::timeout())),
             }
         }
     }

@@ -232,12 +232,32 @@ pub struct Conn<'w> {
     pub send_timeout: Duration,
 }
 
+/// What a bounded read of the client gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientRead {
+    Data(usize),
+    /// EOF or a reset.
+    Closed,
+    /// The limit passed; the read side is shut, an answer (408) can still be written.
+    TimedOut,
+}
+
 /// An operation's result, turned into `TimedOut` when its deadline cut it short.
 pub fn unless_expired<R>(res: io::Result<R>, armed: deadline::Armed<'_>) -> io::Result<R> {
     if armed.expired() {
         Err(io::ErrorKind::TimedOut.into())
     } else {
         res
+    }
+}
+
+fn client_read(read: io::Result<usize>, armed: deadline::Armed<'_>) -> ClientRead {
+    if armed.expired() {
+        return ClientRead::TimedOut;
+    }
+    match read {
+        Ok(0) | Err(_) => ClientRead::Closed,
+        Ok(n) => ClientRead::Data(n),
     }
 }
 
@@ -265,6 +285,30 @@ impl<'w> Conn<'w> {
             self.buf.drain(..self.pos);
             self.pos = 0;
         }
+    }
+
+    /// [`Conn::fill`] within `limit`.
+    pub async fn fill_within(&mut self, limit: Duration, cap: usize) -> ClientRead {
+        let armed = self.watch.arm(self.stream.as_raw_fd(), limit, Cut::Read);
+        let read = self.fill(cap).await;
+        client_read(read, armed)
+    }
+
+    /// Reads into `buf[..want]` (cleared first) within `limit`, never past `want` bytes.
+    pub async fn read_within(
+        &mut self,
+        buf: &mut Vec<u8>,
+        want: usize,
+        limit: Duration,
+    ) -> ClientRead {
+        buf.clear();
+        let armed = self.watch.arm(self.stream.as_raw_fd(), limit, Cut::Read);
+        let (read, s) = self
+            .stream
+            .read(std::mem::take(buf).slice_mut(0..want))
+            .await;
+        *buf = s.into_inner();
+        client_read(read, armed)
     }
 
     /// Arms the connection's deadline for one write to the client.
@@ -423,7 +467,6 @@ async fn read_head(
     // (counted from when fcgate first needs to wait for more of it).
     let mut deadline: Option<Instant> = None;
     let cap_limit = limits.max_header_bytes + 1;
-    let fd = conn.stream.as_raw_fd();
     loop {
         if !conn.buf.is_empty() {
             match parse_request_head(&conn.buf, limits) {
@@ -441,20 +484,13 @@ async fn read_head(
             let d = *deadline.get_or_insert_with(|| Instant::now() + header_timeout);
             d.saturating_duration_since(Instant::now())
         };
-        let armed = conn.watch.arm(fd, wait, Cut::Read);
-        let read = conn.fill(cap_limit).await;
-        if armed.expired() {
-            // Cut short by the deadline (the read side is shut): 408 for a partial head.
-            return if conn.buf.is_empty() {
-                HeadRead::Closed
-            } else {
-                HeadRead::Failed(error::timeout())
-            };
-        }
-        match read {
+        match conn.fill_within(wait, cap_limit).await {
+            ClientRead::Data(_) => {}
             // EOF, possibly after a partial head: nothing sensible to answer.
-            Ok(0) | Err(_) => return HeadRead::Closed,
-            Ok(_) => {}
+            ClientRead::Closed => return HeadRead::Closed,
+            // 408 for a partial head; a connection that sent nothing is just closed.
+            ClientRead::TimedOut if conn.buf.is_empty() => return HeadRead::Closed,
+            ClientRead::TimedOut => return HeadRead::Failed(error::timeout()),
         }
     }
 }
