@@ -49,13 +49,22 @@ struct Slot {
 }
 
 /// One worker's deadline table. Single-threaded, like everything a worker owns.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Deadlines {
     slots: RefCell<Vec<Slot>>,
     free: RefCell<Vec<u32>>,
     /// No armed deadline is earlier than this (a lower bound: disarming does not raise it), so
     /// most ticks skip the scan.
     earliest: Cell<u64>,
+    /// Added to every limit: the coarse clock lags by up to its resolution, and a deadline
+    /// must never fire early.
+    slack_ms: u64,
+}
+
+impl Default for Deadlines {
+    fn default() -> Deadlines {
+        Deadlines::new()
+    }
 }
 
 /// A connection's slot; freed when dropped.
@@ -78,8 +87,10 @@ pub struct Armed<'a> {
 impl Deadlines {
     pub fn new() -> Deadlines {
         Deadlines {
+            slots: RefCell::new(Vec::new()),
+            free: RefCell::new(Vec::new()),
             earliest: Cell::new(OFF),
-            ..Default::default()
+            slack_ms: resolution_ms(),
         }
     }
 
@@ -149,9 +160,7 @@ impl Deadlines {
     fn in_use(&self) -> usize {
         self.slots.borrow().len() - self.free.borrow().len()
     }
-}
 
-impl Deadlines {
     fn with<R>(&self, index: u32, f: impl FnOnce(&mut Slot) -> R) -> R {
         f(&mut self.slots.borrow_mut()[index as usize])
     }
@@ -164,11 +173,9 @@ impl<'a> Watch<'a> {
 
     /// Arms the deadline `limit` from now for an operation on `fd`.
     pub fn arm(&self, fd: RawFd, limit: Duration, cut: Cut) -> Armed<'a> {
-        // The coarse clock lags by up to its resolution: add it, so a deadline never fires early.
-        let limit_ms = clock::ms(limit);
         let at = now_ms()
-            .saturating_add(limit_ms)
-            .saturating_add(resolution_ms());
+            .saturating_add(clock::ms(limit))
+            .saturating_add(self.table.slack_ms);
         self.with(|s| {
             s.fd = fd;
             s.at = at;
